@@ -1,0 +1,10 @@
+"""User-facing errors: one line that names the problem and the fix; the CLI exits 2."""
+
+
+class HybenchError(Exception):
+    """A problem with the user's input or environment, reported as one line with exit code 2."""
+
+    def __init__(self, problem: str, fix: str | None = None):
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} ({fix})" if fix else problem)
