@@ -8,3 +8,10 @@ class HybenchError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem} ({fix})" if fix else problem)
+
+
+class ResourceUnavailable(HybenchError):
+    """Something a cell needs is not on this machine (e.g. pretrained weights offline).
+
+    The runner records the affected cells as ``skipped`` with this message instead of failing.
+    """

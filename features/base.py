@@ -7,7 +7,7 @@ feature ``image`` hands raw uint8 images to entries that preprocess inside the m
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,7 +66,9 @@ def get_feature(name: str, **params: Any) -> Feature:
     """The feature ``name`` with its defaults overridden by ``params`` (unknown params rejected)."""
     _load_builtins()
     if name not in _FEATURES:
-        raise HybenchError(f"unknown feature {name!r}", f"use one of {', '.join(sorted(_FEATURES))}")
+        raise HybenchError(
+            f"unknown feature {name!r}", f"use one of {', '.join(sorted(_FEATURES))}"
+        )
     fn, defaults, cacheable = _FEATURES[name]
     unknown = set(params) - set(defaults)
     if unknown:

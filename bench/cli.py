@@ -1,0 +1,229 @@
+"""``hybench`` command line: run, leaderboard, report, compare, models, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.errors import HybenchError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _seeds(value: str) -> list[int]:
+    """``0,1,2`` or ``0-2``."""
+    try:
+        if "-" in value and "," not in value:
+            lo, hi = value.split("-")
+            return list(range(int(lo), int(hi) + 1))
+        return [int(v) for v in _csv(value)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"seeds must look like 0,1,2 or 0-2, got {value!r}"
+        ) from exc
+
+
+def _fractions(value: str) -> list[float]:
+    try:
+        return [float(v) for v in _csv(value)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"split must look like 0.7,0.1,0.2, got {value!r}"
+        ) from exc
+
+
+def _flatten(values: list[list[str]] | None) -> list[str] | None:
+    return None if values is None else [v for group in values for v in group]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a benchmark matrix and write a run directory")
+    run.add_argument("--config", type=Path, help="TOML matrix file (flags override it)")
+    run.add_argument(
+        "--dataset",
+        "--datasets",
+        dest="datasets",
+        nargs="+",
+        type=_csv,
+        help="registered name(s) or path(s) (.npz, images.npy folder, class folders)",
+    )
+    run.add_argument("--data-dir", help="where dataset files live (env HYBENCH_DATA_DIR)")
+    run.add_argument("--models", nargs="+", help="entry names or globs, e.g. 'hog-*' 'pixels-*'")
+    run.add_argument("--imbalance", type=_csv, help="strategies, e.g. none,class-weight,smote")
+    run.add_argument("--seeds", type=_seeds, help="e.g. 0,1,2 or 0-2")
+    run.add_argument("--profile", help="quick | standard | full (default quick)")
+    run.add_argument("--image-size", type=int, help="resize every image to SIZE x SIZE")
+    run.add_argument("--channels", type=int, help="1 (grayscale) or 3 (RGB)")
+    run.add_argument(
+        "--split", type=_fractions, help="train,val,test fractions (default 0.7,0.1,0.2)"
+    )
+    run.add_argument(
+        "--resplit",
+        action="store_true",
+        default=None,
+        help="ignore the official split and make a stratified one",
+    )
+    run.add_argument("--timeout", type=float, help="hard limit per cell in seconds (default 1800)")
+    run.add_argument("--jobs", type=int, help="cells run in parallel (default 1)")
+    run.add_argument("-o", "--out", help="run directory (default runs/<dataset>-<profile>-<time>)")
+    run.add_argument(
+        "--resume", action="store_true", help="continue --out, skipping finished cells"
+    )
+    run.add_argument("--plugins", nargs="+", help="Python files that register extra entries")
+    run.add_argument("--cache-dir", help="feature/dataset cache root (env HYBENCH_CACHE_DIR)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
+    board = sub.add_parser("leaderboard", help="re-render tables from stored records")
+    board.add_argument("run_dirs", nargs="+", type=Path)
+    board.add_argument("--format", default="md", help="md | csv | html | json | latex")
+    board.add_argument("--sort-by", default="macro_f1", help="metric to sort by")
+    board.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+
+    report = sub.add_parser("report", help="self-contained HTML report from stored records")
+    report.add_argument("run_dirs", nargs="+", type=Path)
+    report.add_argument("-o", "--output", type=Path, required=True)
+
+    compare = sub.add_parser("compare", help="regression gate: exit 1 when NEW regresses")
+    compare.add_argument("baseline", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("--metric", default="macro_f1")
+    compare.add_argument("--metric-tolerance", type=float, default=0.02)
+    compare.add_argument("--speed-tolerance", type=float, default=0.30)
+
+    models = sub.add_parser("models", help="list registered model entries")
+    models.add_argument("pattern", nargs="?", default="*")
+    models.add_argument("--plugins", nargs="+", help="Python files that register extra entries")
+
+    sub.add_parser("datasets", help="list dataset loaders and where they look for data")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench import console
+    from bench.config import build_config, load_config_file
+    from bench.runner import execute, plan_run
+
+    layers = [load_config_file(args.config)] if args.config else []
+    flags = {
+        "datasets": _flatten(args.datasets),
+        "data_dir": args.data_dir,
+        "models": args.models,
+        "imbalance": args.imbalance,
+        "seeds": args.seeds,
+        "profile": args.profile,
+        "image_size": args.image_size,
+        "channels": args.channels,
+        "split": args.split,
+        "resplit": args.resplit,
+        "timeout": args.timeout,
+        "jobs": args.jobs,
+        "out": args.out,
+        "plugins": args.plugins,
+        "cache_dir": args.cache_dir,
+    }
+    if args.resume and args.out and not args.config:
+        layers.insert(0, console.stored_config(Path(args.out)))
+    config = build_config(*layers, flags)
+    plan = plan_run(config, resume=args.resume)
+    if not plan.pending:
+        console.say(
+            f"nothing to run: all {len(plan.cells)} cells of {plan.run_dir} are finished",
+            quiet=args.quiet,
+        )
+    with console.progress(len(plan.pending), quiet=args.quiet) as advance:
+        run_dir = execute(plan, on_progress=advance)
+    console.finish_run(run_dir, quiet=args.quiet)
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.leaderboard import load_runs, render
+
+    text = render(load_runs(args.run_dirs), args.format, sort_by=args.sort_by)
+    if args.output:
+        from bench.records import write_text_atomic
+
+        write_text_atomic(args.output, text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.leaderboard import load_runs
+    from bench.report import write_report
+
+    write_report(load_runs(args.run_dirs), args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare_runs, render_compare
+    from bench.leaderboard import load_runs
+
+    result = compare_runs(
+        load_runs([args.baseline]),
+        load_runs([args.new]),
+        metric=args.metric,
+        metric_tolerance=args.metric_tolerance,
+        speed_tolerance=args.speed_tolerance,
+    )
+    print(render_compare(result))
+    return 1 if result.failed else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from bench import console
+    from models import load_builtin_models, load_plugins
+
+    load_builtin_models()
+    load_plugins(args.plugins or [])
+    return console.print_models(args.pattern)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from bench import console
+
+    return console.print_datasets()
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "leaderboard": cmd_leaderboard,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "models": cmd_models,
+    "datasets": cmd_datasets,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except HybenchError as exc:
+        print(f"hybench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "hybench: interrupted; finished cells are kept — rerun with --resume to continue",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
