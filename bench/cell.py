@@ -44,6 +44,7 @@ class CellTask:
     feature_seconds: float
     model_options: dict = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
+    threads: int = 1  # BLAS/OpenMP threads for this cell (cores / parallel jobs)
 
     @property
     def cell_id(self) -> str:

@@ -40,8 +40,11 @@ class Executor(Protocol):
 
 
 def _child(task: CellTask, conn: Connection) -> None:
+    from threadpoolctl import threadpool_limits
+
     try:
-        outcome: Outcome = ("ok", run_cell(task))
+        with threadpool_limits(limits=task.threads):
+            outcome: Outcome = ("ok", run_cell(task))
     except Exception as exc:  # any failure of the cell is data for its record
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""

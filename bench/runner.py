@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from features.cache import FeatureCache, default_cache_dir
 
 from bench.cell import CellTask, base_record, now_iso
 from bench.config import RunConfig
@@ -36,7 +36,8 @@ from bench.records import (
 from bench.splits import SplitPlan, count_cross_split_duplicates, make_split_plan
 from bench.timing import REFERENCE_WORKLOAD, reference_workload_seconds
 from features import get_feature
-from models import NotApplicable, get_model, load_builtin_models, load_plugins
+from features.cache import FeatureCache, default_cache_dir
+from models import get_model, load_builtin_models, load_plugins
 from models.registry import resolve_globs
 
 
@@ -137,8 +138,14 @@ def _check_output_dir(run_dir: Path, resume: bool) -> None:
     parent = run_dir if run_dir.exists() else run_dir.parent
     while not parent.exists():
         parent = parent.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise HybenchError(f"output directory {parent} is not writable", "choose a writable --out")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise HybenchError(
+            f"output directory {parent} is not writable ({exc.strerror})",
+            "choose a writable --out",
+        ) from exc
 
 
 def _check_resume_matches(plan: RunPlan) -> None:
@@ -175,7 +182,8 @@ def _dataset_info(plan: RunPlan, name: str) -> dict:
     }
 
 
-def write_run_metadata(plan: RunPlan, feature_seconds: dict[str, float]) -> None:
+def write_run_metadata(plan: RunPlan, static: dict, feature_log: dict[str, dict]) -> None:
+    """(Re)write ``run.json``: ``static`` holds what does not change during the run."""
     previous = plan.run_dir / "run.json"
     created = None
     if previous.exists():
@@ -185,16 +193,8 @@ def write_run_metadata(plan: RunPlan, feature_seconds: dict[str, float]) -> None
         {
             "created_at": created or now_iso(),
             "updated_at": now_iso(),
-            "config": plan.config.to_dict(),
-            "datasets": {name: _dataset_info(plan, name) for name in plan.datasets},
-            "machine": machine_info(),
-            "packages": package_versions(),
-            "git": git_commit(),
-            "reference_workload": {
-                "name": REFERENCE_WORKLOAD,
-                "seconds": reference_workload_seconds(),
-            },
-            "feature_seconds": feature_seconds,
+            **static,
+            "features": feature_log,
             "cells": len(plan.cells),
         },
     )
@@ -229,8 +229,16 @@ def execute(
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir().parent
     feature_cache = FeatureCache(cache_root / "features")
     records_path = run_dir / "records.jsonl"
-    feature_seconds: dict[str, float] = {}
-    write_run_metadata(plan, feature_seconds)
+    feature_log: dict[str, dict] = {}
+    static = {
+        "config": plan.config.to_dict(),
+        "datasets": {name: _dataset_info(plan, name) for name in plan.datasets},
+        "machine": machine_info(),
+        "packages": package_versions(),
+        "git": git_commit(),
+        "reference_workload": {"name": REFERENCE_WORKLOAD, "seconds": reference_workload_seconds()},
+    }
+    write_run_metadata(plan, static, feature_log)
 
     def finish(record: dict) -> None:
         append_record(records_path, record)
@@ -240,12 +248,12 @@ def execute(
     tasks: list[CellTask] = []
     features: dict[tuple[str, str], tuple[Path | None, float] | Exception] = {}
     for cell in plan.pending:
-        task = _make_task(plan, cell, cache_root, feature_cache, features, feature_seconds)
+        task = _make_task(plan, cell, cache_root, feature_cache, features, feature_log)
         if isinstance(task, dict):
             finish(task)
         else:
             tasks.append(task)
-    write_run_metadata(plan, feature_seconds)
+    write_run_metadata(plan, static, feature_log)
 
     def on_result(task: CellTask, outcome: Outcome) -> None:
         status, payload = outcome
@@ -260,7 +268,7 @@ def execute(
     return run_dir
 
 
-def _make_task(plan, cell, cache_root, feature_cache, features, feature_seconds):
+def _make_task(plan, cell, cache_root, feature_cache, features, feature_log):
     """A CellTask, or a finished record for cells that need no process (n/a, skipped, error)."""
     config, dataset = plan.config, plan.datasets[cell.dataset]
     split = plan.splits[cell.dataset, cell.seed]
@@ -284,25 +292,17 @@ def _make_task(plan, cell, cache_root, feature_cache, features, feature_seconds)
         feature_seconds=0.0,
         model_options=config.options_for(spec.family, cell.model),
         plugins=tuple(config.plugins),
+        threads=max(1, (os.cpu_count() or 1) // config.jobs),
     )
     if not spec.supports(cell.imbalance):
-        return _finished(
-            probe,
-            "not_applicable",
-            str(
-                NotApplicable(
-                    f"{cell.model} does not support imbalance strategy {cell.imbalance!r} "
-                    f"(supported: {', '.join(spec.imbalance)})"
-                )
-            ),
-        )
+        return _finished(probe, "not_applicable", spec.unsupported_reason(cell.imbalance))
     try:
         feature = get_feature(spec.features, **params)
     except ResourceUnavailable as exc:
         return _finished(probe, "skipped", str(exc))
     key = (dataset.fingerprint(), feature.key())
     if key not in features:
-        features[key] = _compute_feature(feature, dataset, feature_cache, feature_seconds)
+        features[key] = _compute_feature(feature, dataset, feature_cache, feature_log)
     computed = features[key]
     if isinstance(computed, Exception):
         status = "skipped" if isinstance(computed, ResourceUnavailable) else "error"
@@ -318,14 +318,16 @@ def _make_task(plan, cell, cache_root, feature_cache, features, feature_seconds)
     )
 
 
-def _compute_feature(feature, dataset, feature_cache, feature_seconds):
+def _compute_feature(feature, dataset, feature_cache, feature_log):
     if not feature.cacheable:
         return None, 0.0
     try:
-        _, seconds, _ = feature_cache.get_or_compute(feature, dataset.fingerprint(), dataset.images)
+        _, seconds, hit = feature_cache.get_or_compute(
+            feature, dataset.fingerprint(), dataset.images
+        )
     except Exception as exc:  # recorded on every cell that needs this feature
         return exc
-    feature_seconds[f"{dataset.name}/{feature.key()}"] = seconds
+    feature_log[f"{dataset.name}/{feature.key()}"] = {"seconds": seconds, "cache_hit": hit}
     return feature_cache.path_for(feature, dataset.fingerprint()), seconds
 
 

@@ -48,6 +48,12 @@ class ModelSpec:
     def supports(self, strategy: str) -> bool:
         return strategy in self.imbalance
 
+    def unsupported_reason(self, strategy: str) -> str:
+        return (
+            f"{self.name} does not support imbalance strategy {strategy!r} "
+            f"(supported: {', '.join(self.imbalance)})"
+        )
+
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
@@ -152,8 +158,5 @@ def create_model(name: str, *, imbalance: str, seed: int, n_classes: int, **opti
     """Build a fresh estimator; raise ``NotApplicable`` for an unsupported imbalance strategy."""
     spec = get_model(name)
     if not spec.supports(imbalance):
-        raise NotApplicable(
-            f"{name} does not support imbalance strategy {imbalance!r} "
-            f"(supported: {', '.join(spec.imbalance)})"
-        )
+        raise NotApplicable(spec.unsupported_reason(imbalance))
     return spec.factory(imbalance=imbalance, seed=seed, n_classes=n_classes, **options)

@@ -43,12 +43,15 @@ class Dataset:
 
     def fingerprint(self) -> str:
         """Hash of pixels, labels and class names: the cache key for everything derived."""
+        if "_fingerprint" in self.__dict__:
+            return self.__dict__["_fingerprint"]
         h = hashlib.sha256()
         h.update(str(self.images.shape).encode())
         h.update(np.ascontiguousarray(self.images).tobytes())
         h.update(np.ascontiguousarray(self.labels.astype(np.int64)).tobytes())
         h.update("\x1f".join(self.class_names).encode())
-        return h.hexdigest()[:16]
+        self.__dict__["_fingerprint"] = h.hexdigest()[:16]  # arrays are treated as immutable
+        return self.__dict__["_fingerprint"]
 
 
 def validate_arrays(
