@@ -45,10 +45,12 @@ def test_threshold_chosen_on_validation_only():
     rng = np.random.default_rng(3)
     val_labels, test_labels = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
     val_scores = noisy_scores(val_labels, 2, seed=4)
-    a = threshold_metrics(val_labels, val_scores, test_labels,
-                          noisy_scores(test_labels, 2, seed=5), ("n", "p"))
-    b = threshold_metrics(val_labels, val_scores, test_labels,
-                          noisy_scores(test_labels, 2, seed=6), ("n", "p"))
+    a = threshold_metrics(
+        val_labels, val_scores, test_labels, noisy_scores(test_labels, 2, seed=5), ("n", "p")
+    )
+    b = threshold_metrics(
+        val_labels, val_scores, test_labels, noisy_scores(test_labels, 2, seed=6), ("n", "p")
+    )
     assert a["value"] == b["value"] == choose_threshold(val_labels, val_scores)
     assert a["chosen_on"] == "val" and a["criterion"] == "balanced_accuracy"
 

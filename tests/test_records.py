@@ -11,8 +11,9 @@ from bench.records import append_record, latest_by_cell, read_records
 
 def test_append_and_read_back_numpy_values(tmp_path):
     path = tmp_path / "records.jsonl"
-    append_record(path, {"cell_id": "a", "x": np.float32(0.5), "v": np.arange(3),
-                         "nan": float("nan")})
+    append_record(
+        path, {"cell_id": "a", "x": np.float32(0.5), "v": np.arange(3), "nan": float("nan")}
+    )
     append_record(path, {"cell_id": "b", "x": 1})
     records = read_records(path)
     assert [r["cell_id"] for r in records] == ["a", "b"]

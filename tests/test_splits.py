@@ -71,7 +71,10 @@ def test_cross_split_duplicates_counted():
     dataset = make_dataset()
     plan = make_split_plan(dataset, seed=0)
     assert count_cross_split_duplicates(dataset, plan) == {
-        "train-val": 0, "train-test": 0, "val-test": 0}
+        "train-val": 0,
+        "train-test": 0,
+        "val-test": 0,
+    }
     dataset.images[plan.test[0]] = dataset.images[plan.train[0]]
     dataset.images[plan.test[1]] = dataset.images[plan.train[1]]
     assert count_cross_split_duplicates(dataset, plan)["train-test"] == 2
