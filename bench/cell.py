@@ -110,7 +110,7 @@ def run_cell(task: CellTask) -> dict:
     images = np.load(task.images_path, mmap_mode="r")
     labels = np.load(task.labels_path)
     plan = SplitPlan.load(task.split_path)
-    feature = get_feature(task.feature_name, **_own_params(task))
+    feature = get_feature(task.feature_name, **task.feature_params)
     X = (
         np.load(task.features_path, mmap_mode="r")
         if task.features_path
@@ -160,14 +160,6 @@ def run_cell(task: CellTask) -> dict:
     record["finished_at"] = now_iso()
     record["duration_seconds"] = time.perf_counter() - started
     return record
-
-
-def _own_params(task: CellTask) -> dict:
-    """Feature params as the user gave them (resolved extras such as hashes are re-derived)."""
-    from features.base import get_feature
-
-    defaults = get_feature(task.feature_name).params
-    return {k: v for k, v in task.feature_params.items() if k in defaults}
 
 
 def serialized_size(estimator: Any) -> int:

@@ -43,16 +43,19 @@ class RunConfig:
         if self.models is not None:
             strategies = self.imbalance or ["none"]
             return [Block(tuple(self.models), tuple(strategies))]
-        return [Block(b.models, tuple(self.imbalance or b.imbalance)) for b in profile.blocks]
+        return [
+            Block(b.models, tuple(self.imbalance or b.imbalance), b.supported_only)
+            for b in profile.blocks
+        ]
 
     def options_for(self, family: str, model: str) -> dict:
-        """Model options: profile per family, then config per family, then per model name."""
-        profile = get_profile(self.profile)
-        return {
-            **profile.model_options.get(family, {}),
-            **self.model_options.get(family, {}),
-            **self.model_options.get(model, {}),
-        }
+        """Model options by family then by model name: the profile's, then the config's."""
+        layers = (get_profile(self.profile).model_options, self.model_options)
+        merged: dict = {}
+        for options in layers:
+            merged |= options.get(family, {})
+            merged |= options.get(model, {})
+        return merged
 
     def params_for(self, feature: str, entry_params: dict) -> dict:
         """Feature params: the entry's own, then the profile's, then the config's."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from bench.errors import HybenchError
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole rows
 
 
 def say(message: str, *, quiet: bool = False) -> None:
@@ -78,10 +79,13 @@ def print_models(pattern: str) -> int:
     names = list_models(pattern)
     if not names:
         raise HybenchError(f"no registered entry matches {pattern!r}", "run `hybench models`")
-    table = Table("name", "family", "features", "imbalance", "description")
+    table = Table(box=None)
+    for column in ("name", "family", "features", "imbalance"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", overflow="fold")
     for name in names:
         spec = get_model(name)
-        table.add_row(name, spec.family, spec.features, ", ".join(spec.imbalance), spec.description)
+        table.add_row(name, spec.family, spec.features, ",".join(spec.imbalance), spec.description)
     console.print(table)
     return 0
 

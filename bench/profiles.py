@@ -15,8 +15,11 @@ CLASSICAL_IMBALANCE = ("none", "class-weight", "smote")
 
 @dataclass(frozen=True)
 class Block:
+    """Model globs x imbalance strategies; ``supported_only`` drops not-applicable pairs."""
+
     models: tuple[str, ...]
     imbalance: tuple[str, ...]
+    supported_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -24,29 +27,42 @@ class Profile:
     name: str
     description: str
     blocks: tuple[Block, ...]
-    model_options: dict[str, dict] = field(default_factory=dict)
+    model_options: dict[str, dict] = field(default_factory=dict)  # by family or model name
     feature_params: dict[str, dict] = field(default_factory=dict)
 
+
+SEED_CNNS = ("seed000-*", "seed001-*", "seed002-*", "seed004-cnn-bn", "seed004-mnist-like")
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        description="a few fast classical entries (minutes on 2 cores)",
+        description="fast classical entries + two CNNs (a few minutes on 2 cores)",
         blocks=(
-            Block(
-                ("pixels-logreg", "hog-logreg", "hog-rf", "hog-xgb", "hog-knn"), CLASSICAL_IMBALANCE
-            ),
+            Block(("pixels-logreg", "hog-logreg", "hog-rf", "hog-knn"), CLASSICAL_IMBALANCE),
+            Block(("resnet-small", "seed000-cnn8"), ("class-weight",)),
         ),
+        model_options={"cnn": {"epochs": 10, "batch_size": 64, "patience": 5}},
     ),
     "standard": Profile(
         name="standard",
-        description="every classical entry",
-        blocks=(Block(("pixels-*", "hog-*"), CLASSICAL_IMBALANCE),),
+        description="all classical cells, every seed CNN, the strong CNN, MobileNet-0.25 heads",
+        blocks=(
+            Block(("pixels-*", "hog-*"), CLASSICAL_IMBALANCE),
+            Block(SEED_CNNS, ("none",)),
+            Block(("resnet-small",), ("none", "class-weight", "oversample")),
+            Block(("mobilenet-0.25-*",), CLASSICAL_IMBALANCE),
+        ),
+        model_options={
+            "cnn": {"epochs": 10, "batch_size": 128, "patience": 3},
+            "resnet-small": {"epochs": 20, "batch_size": 64, "patience": 8},
+        },
+        feature_params={"embed-mobilenet-0.25": {"input_size": 96}},
     ),
     "full": Profile(
         name="full",
-        description="every registered entry",
-        blocks=(Block(("*",), CLASSICAL_IMBALANCE),),
+        description="every registered entry with every strategy it supports",
+        blocks=(Block(("*",), ("none", "class-weight", "smote", "oversample"), True),),
+        model_options={"cnn": {"epochs": 30, "batch_size": 64, "patience": 8}},
     ),
 }
 

@@ -80,8 +80,8 @@ def plan_run(config: RunConfig, *, resume: bool = False) -> RunPlan:
     load_plugins(config.plugins)
     run_dir = Path(config.out) if config.out else default_run_dir(config)
     _check_output_dir(run_dir, resume)
-    names_by_block = [(resolve_globs(b.models), b.imbalance) for b in config.blocks()]
-    for models, _ in names_by_block:
+    blocks = [(b, resolve_globs(b.models)) for b in config.blocks()]
+    for _, models in blocks:
         for model in models:
             _check_feature(config, model)
     datasets, splits = {}, {}
@@ -101,10 +101,12 @@ def plan_run(config: RunConfig, *, resume: bool = False) -> RunPlan:
     cells = []
     for name in datasets:
         for seed in config.seeds:
-            for models, strategies in names_by_block:
+            for block, models in blocks:
                 for model in models:
-                    for imbalance in strategies:
+                    for imbalance in block.imbalance:
                         cell = Cell(name, model, imbalance, seed)
+                        if block.supported_only and not get_model(model).supports(imbalance):
+                            continue
                         if cell not in cells:
                             cells.append(cell)
     plan = RunPlan(config, run_dir, datasets, splits, cells)

@@ -76,4 +76,6 @@ def get_feature(name: str, **params: Any) -> Feature:
             f"feature {name!r} has no parameter(s) {', '.join(sorted(unknown))}",
             f"known parameters: {', '.join(sorted(defaults)) or 'none'}",
         )
-    return Feature(name, fn, {**defaults, **params}, cacheable)
+    merged = {**defaults, **params}
+    resolve = getattr(fn, "resolve_params", None)  # e.g. adds the hash of a weights file
+    return Feature(name, fn, resolve(merged) if callable(resolve) else merged, cacheable)
