@@ -45,10 +45,15 @@ class CellTask:
     model_options: dict = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
     threads: int = 1  # BLAS/OpenMP threads for this cell (cores / parallel jobs)
+    log_path: Path | None = None  # the child's stdout/stderr go here (TensorFlow is chatty)
 
     @property
     def cell_id(self) -> str:
         return cell_id(self.dataset, self.model, self.imbalance, self.seed)
+
+    @property
+    def log_name(self) -> str:
+        return self.cell_id.replace("|", "__") + ".log"
 
 
 def now_iso() -> str:

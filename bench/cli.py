@@ -148,7 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.leaderboard import load_runs, render
+    from bench.leaderboard import render
+    from bench.runs import load_runs
 
     text = render(load_runs(args.run_dirs), args.format, sort_by=args.sort_by)
     if args.output:
@@ -161,8 +162,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.leaderboard import load_runs
     from bench.report import write_report
+    from bench.runs import load_runs
 
     write_report(load_runs(args.run_dirs), args.output)
     print(f"wrote {args.output}")
@@ -171,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from bench.compare import compare_runs, render_compare
-    from bench.leaderboard import load_runs
+    from bench.runs import load_runs
 
     result = compare_runs(
         load_runs([args.baseline]),

@@ -15,17 +15,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.errors import HybenchError
-from bench.leaderboard import (
-    HEADLINE,
-    LABELS,
-    RunSet,
-    Table,
-    cell_stats,
-    check_choice,
-    first_line,
-    fmt_number,
-    to_markdown,
-)
+from bench.leaderboard import HEADLINE, LABELS, cell_stats, check_choice
+from bench.runs import RunSet
+from bench.writers import Table, first_line, fmt_number, to_markdown
 
 FAILED_STATUSES = ("error", "timeout")
 MIN_FIT_SECONDS = 0.5  # fits shorter than this in both runs are timer noise, not compared

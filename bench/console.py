@@ -62,7 +62,8 @@ def stored_config(run_dir: Path) -> dict:
 
 def finish_run(run_dir: Path, *, quiet: bool = False) -> None:
     """Write the run's leaderboard files and print the table."""
-    from bench.leaderboard import load_runs, render, write_run_leaderboards
+    from bench.leaderboard import render, write_run_leaderboards
+    from bench.runs import load_runs
 
     write_run_leaderboards(run_dir)
     if not quiet:

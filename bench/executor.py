@@ -9,10 +9,12 @@ task, where ``outcome`` is ``("ok", record)``, ``("error", message)`` or ``("tim
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Protocol
 
 from bench.cell import CellTask, run_cell
@@ -39,9 +41,20 @@ class Executor(Protocol):
     ) -> None: ...
 
 
+def _redirect_output(path: Path) -> None:
+    """Send this process's stdout/stderr (fd 1 and 2, native libraries included) to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for target in (1, 2):
+        os.dup2(fd, target)
+    os.close(fd)
+
+
 def _child(task: CellTask, conn: Connection) -> None:
     from threadpoolctl import threadpool_limits
 
+    if task.log_path is not None:
+        _redirect_output(task.log_path)
     try:
         with threadpool_limits(limits=task.threads):
             outcome: Outcome = ("ok", run_cell(task))

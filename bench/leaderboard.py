@@ -1,16 +1,15 @@
-"""Leaderboards from stored records: load and merge run directories, aggregate cells over seeds
-with bootstrap CIs, compare every entry with the leader, and render md/csv/html/json/latex.
+"""Leaderboards from stored runs: aggregate cells over seeds with bootstrap CIs, compare every
+entry with the leader, and render md/csv/html/json/latex.
 
 Nothing here retrains: every number comes from ``run.json`` and ``records.jsonl``.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,24 @@ import pandas as pd
 
 from bench import stats
 from bench.errors import HybenchError
-from bench.records import SCHEMA_VERSION, latest_by_cell, read_records, write_text_atomic
+from bench.records import write_text_atomic
+from bench.runs import RunSet, load_runs
+from bench.writers import (
+    Block,
+    Heading,
+    Notes,
+    Table,
+    first_line,
+    fmt_count,
+    fmt_metric,
+    fmt_number,
+    fmt_seconds,
+    frame_records,
+    html_page,
+    to_html_fragment,
+    to_latex,
+    to_markdown,
+)
 
 FORMATS = ("md", "csv", "html", "json", "latex")
 DECISIONS = ("argmax", "val-threshold")
@@ -41,129 +57,7 @@ STATUS_TEXT = {
     "timeout": "timeout",
 }
 RANDOM_WEIGHTS_FLAG = " (random weights)"
-REQUIRED = ("schema", "cell_id", "dataset", "model", "imbalance", "seed", "status",
-            "split_fingerprint")
-REQUIRED_OK = ("class_names", "test_labels", "test_scores", "per_class", "confusion_matrix")
 ENTRY = ("dataset", "model", "imbalance")
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run directory and its ``run.json``."""
-
-    path: Path
-    meta: dict
-
-    @property
-    def reference_seconds(self) -> float | None:
-        """Seconds of the fixed reference workload timed on this run's machine."""
-        seconds = (self.meta.get("reference_workload") or {}).get("seconds")
-        return float(seconds) if seconds else None
-
-
-@dataclass
-class RunSet:
-    """Merged runs: the latest record of every cell and the run it came from."""
-
-    runs: list[Run]
-    records: list[dict]
-    run_index: dict[str, int]  # cell_id -> index into runs
-    _stats: dict = field(default_factory=dict, repr=False)  # (cell_id, decision) -> CellStats
-
-    def run_of(self, record: dict) -> Run:
-        return self.runs[self.run_index[record["cell_id"]]]
-
-    @property
-    def ok(self) -> list[dict]:
-        return [r for r in self.records if r["status"] == "ok"]
-
-    @property
-    def datasets(self) -> list[str]:
-        return list(dict.fromkeys(r["dataset"] for r in self.records))
-
-
-# ---------------------------------------------------------------------------------------- loading
-
-
-def load_runs(run_dirs: Sequence[Path]) -> RunSet:
-    """Read and merge run directories; a later-finished record of a cell supersedes an earlier one.
-
-    Runs that split the same (dataset, seed) differently are refused: their test rows differ.
-    """
-    if not run_dirs:
-        raise HybenchError("no run directory given", "pass at least one run directory")
-    runs: list[Run] = []
-    chosen: dict[str, dict] = {}
-    run_index: dict[str, int] = {}
-    splits: dict[tuple[str, int], tuple[int, str]] = {}
-    for i, run_dir in enumerate(run_dirs):
-        run = _read_run(Path(run_dir))
-        runs.append(run)
-        path = run.path / "records.jsonl"
-        records = read_records(path)
-        for number, record in enumerate(records, start=1):
-            _check_record(record, path, number)
-        latest = latest_by_cell(records)
-        for key, fingerprint in _split_fingerprints(run, latest.values()):
-            owner, known = splits.setdefault(key, (i, fingerprint))
-            if known != fingerprint:
-                names = (f"run {run.path}" if owner == i
-                         else f"runs {runs[owner].path} and {run.path}")
-                raise HybenchError(
-                    f"{names} used different splits for {key[0]} seed {key[1]}",
-                    "re-run with the same seed/split options",
-                )
-        for cid, record in latest.items():
-            previous = chosen.get(cid)
-            if previous is None or (record.get("finished_at") or "") >= (
-                previous.get("finished_at") or ""
-            ):
-                chosen[cid], run_index[cid] = record, i
-    return RunSet(runs, list(chosen.values()), run_index)
-
-
-def _read_run(run_dir: Path) -> Run:
-    meta_path = run_dir / "run.json"
-    if not meta_path.is_file():
-        raise HybenchError(f"{run_dir} is not a run directory (no run.json)",
-                           "pass a directory made by hybench run")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise HybenchError(f"{meta_path} is not valid JSON ({exc.msg})",
-                           "restore the file") from exc
-    return Run(run_dir, meta)
-
-
-def _check_record(record: dict, path: Path, number: int) -> None:
-    where = f"{path} record {number}"
-    if not isinstance(record, dict):
-        raise HybenchError(f"{where} is not a JSON object", "restore the file or delete that line")
-    missing = [k for k in REQUIRED if k not in record]
-    if record.get("status") == "ok":
-        missing += [k for k in REQUIRED_OK if record.get(k) is None]
-    if missing:
-        raise HybenchError(f"{where} lacks {', '.join(missing)}", "re-run that cell with --resume")
-    if record["schema"] != SCHEMA_VERSION:
-        raise HybenchError(
-            f"{where} has schema {record['schema']}, this hybench reads schema {SCHEMA_VERSION}",
-            "render it with the hybench version that wrote it",
-        )
-    if record["status"] == "ok" and len(record["test_labels"]) != len(record["test_scores"]):
-        raise HybenchError(
-            f"{where}: {len(record['test_labels'])} test labels but "
-            f"{len(record['test_scores'])} score rows",
-            "re-run that cell",
-        )
-
-
-def _split_fingerprints(run: Run, records: Iterable[dict]) -> Iterable[tuple[tuple[str, int], str]]:
-    for name, info in (run.meta.get("datasets") or {}).items():
-        for seed, fingerprint in (info.get("split_fingerprints") or {}).items():
-            yield (name, int(seed)), fingerprint
-    for record in records:
-        if record["split_fingerprint"]:
-            yield (record["dataset"], int(record["seed"])), record["split_fingerprint"]
 
 
 # ------------------------------------------------------------------------------------ cell stats
@@ -412,71 +306,12 @@ def _paired_row(runs, key, leader_key, pairs, metric, decision) -> dict:
     }
 
 
-# ------------------------------------------------------------------------- document structure
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class Notes:
-    lines: list[str]
-
-
-Block = Heading | Table | Notes
-
-
-def fmt_number(value: float | None, digits: int = 3) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:.{digits}f}"
-
-
-def fmt_seconds(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
-
-
-def fmt_count(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.0f}"
-
-
-def fmt_metric(row: pd.Series | dict, metric: str) -> str:
-    """``mean ± std [low, high]`` (± only with several seeds)."""
-    value = row[metric]
-    if not math.isfinite(value):
-        return "–"
-    text = fmt_number(value)
-    if math.isfinite(row[f"{metric}_std"]):
-        text += f" ± {row[f'{metric}_std']:.3f}"
-    if math.isfinite(row[f"{metric}_ci_low"]):
-        text += f" [{row[f'{metric}_ci_low']:.3f}, {row[f'{metric}_ci_high']:.3f}]"
-    return text
+# ------------------------------------------------------------------------- document blocks
 
 
 def display_model(row: pd.Series | dict) -> str:
     """Model name, flagged when a backbone ran with random weights."""
     return row["model"] + (RANDOM_WEIGHTS_FLAG if row.get("weights") == "none" else "")
-
-
-def first_line(text: str, limit: int = 160) -> str:
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _decision_note(decision: str, binary: bool) -> str:
@@ -599,113 +434,7 @@ def leaderboard_document(
     return blocks
 
 
-# ------------------------------------------------------------------------------------ writers
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(blocks: Sequence[Block]) -> str:
-    out = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"{'#' * block.level} {block.text}\n")
-        elif isinstance(block, Notes):
-            out.append("\n".join(f"{line}  " for line in block.lines).rstrip() + "\n")
-        else:
-            lines = ["| " + " | ".join(_md_cell(h) for h in block.headers) + " |",
-                     "|" + "|".join("---" for _ in block.headers) + "|"]
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
-            out.append("\n".join(lines) + "\n")
-    return "\n".join(out)
-
-
-def _html_cell(text: str) -> str:
-    """Escaped cell text; a trailing ``[low, high]`` interval goes on a second, smaller line."""
-    value, sep, interval = str(text).rpartition(" [")
-    if sep and value and interval.endswith("]"):
-        return f"{html.escape(value)}<br><small>[{html.escape(interval)}</small>"
-    return html.escape(str(text))
-
-
-def to_html_fragment(blocks: Sequence[Block]) -> str:
-    """Blocks as HTML elements (escaped), for pages and the report."""
-    out = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Notes):
-            out.append("<p class='notes'>" + "<br>".join(html.escape(x) for x in block.lines)
-                       + "</p>")
-        else:
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in block.headers)
-            body = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>"
-                           for row in block.rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    return "\n".join(out)
-
-
-PAGE_STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.82em}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;
-white-space:nowrap} th{background:#f2f2f2} small{color:#666} tr:nth-child(even){background:#fafafa}
-.notes{color:#555;font-size:.85em;max-width:70em}
-figure{display:inline-block;vertical-align:top;margin:.5em 1em 1em 0;max-width:100%}
-img{max-width:100%} figcaption{color:#555;font-size:.85em;max-width:40em}
-pre{font-size:.8em;background:#f7f7f7;padding:.5em}
-"""
-
-
-def html_page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>"
-            f"<body>\n{body}\n</body></html>\n")
-
-
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "±": r"$\pm$", "Δ": r"$\Delta$", "–": "--", "−": "-", "≥": r"$\geq$", "…": r"\dots{}",
-}
-
-
-def _latex(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def to_latex(blocks: Sequence[Block]) -> str:
-    commands = {1: "section*", 2: "subsection*", 3: "subsubsection*"}
-    out = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"\\{commands[block.level]}{{{_latex(block.text)}}}")
-        elif isinstance(block, Notes):
-            out.append("\\par " + r" \\ ".join(_latex(x) for x in block.lines) + "\n")
-        else:
-            lines = [f"\\begin{{tabular}}{{{'l' * len(block.headers)}}}", r"\hline",
-                     " & ".join(_latex(h) for h in block.headers) + r" \\", r"\hline"]
-            lines += [" & ".join(_latex(c) for c in row) + r" \\" for row in block.rows]
-            lines += [r"\hline", r"\end{tabular}"]
-            out.append("\n".join(lines))
-    return "\n".join(out) + "\n"
-
-
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    return value
-
-
-def _frame_records(frame: pd.DataFrame) -> list[dict]:
-    return _json_safe(frame.astype(object).to_dict(orient="records"))
+# ------------------------------------------------------------------------------------ render
 
 
 def render(
@@ -723,13 +452,13 @@ def render(
             "runs": [str(r.path) for r in runs.runs],
             "sort_by": sort_by, "decision": decision, "confidence": CONFIDENCE,
             "n_resamples": N_RESAMPLES, "bootstrap_seed": BOOTSTRAP_SEED,
-            "leaderboard": _frame_records(leaderboard_table(runs, sort_by=sort_by,
-                                                            decision=decision)),
-            "per_class": _frame_records(per_class_table(runs, sort_by=sort_by,
-                                                        decision=decision)),
-            "paired": _frame_records(paired_table(runs, metric=paired_metric,
-                                                  decision=decision)),
-            "not_run": _frame_records(not_run_table(runs)),
+            "leaderboard": frame_records(leaderboard_table(runs, sort_by=sort_by,
+                                                           decision=decision)),
+            "per_class": frame_records(per_class_table(runs, sort_by=sort_by,
+                                                       decision=decision)),
+            "paired": frame_records(paired_table(runs, metric=paired_metric,
+                                                 decision=decision)),
+            "not_run": frame_records(not_run_table(runs)),
         }
         return json.dumps(payload, indent=2) + "\n"
     blocks = leaderboard_document(runs, sort_by=sort_by, decision=decision)

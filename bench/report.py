@@ -14,17 +14,16 @@ import pandas as pd
 from bench import plots
 from bench.leaderboard import (
     ENTRY,
-    RunSet,
     check_choice,
     display_model,
     entries,
-    html_page,
     leaderboard_document,
     leaderboard_table,
     per_class_table,
-    to_html_fragment,
 )
 from bench.records import write_text_atomic
+from bench.runs import RunSet
+from bench.writers import html_page, to_html_fragment
 
 FIGURES = ("confusion", "roc", "pr", "f1-heatmap", "pareto", "learning-curves")
 TOP_K = 5

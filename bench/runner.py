@@ -8,6 +8,7 @@ Each finished cell is appended to ``records.jsonl`` at once, so a crash or Ctrl-
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -310,13 +311,12 @@ def _make_task(plan, cell, cache_root, feature_cache, features, feature_log):
         status = "skipped" if isinstance(computed, ResourceUnavailable) else "error"
         return _finished(probe, status, f"feature {feature.name}: {computed}")
     path, seconds = computed
-    return CellTask(
-        **{
-            **probe.__dict__,
-            "feature_params": feature.params,
-            "features_path": path,
-            "feature_seconds": seconds,
-        }
+    return dataclasses.replace(
+        probe,
+        feature_params=feature.params,
+        features_path=path,
+        feature_seconds=seconds,
+        log_path=plan.run_dir / "logs" / probe.log_name,
     )
 
 

@@ -65,6 +65,7 @@ def test_small_run_dir_has_every_artifact(small_run_dir):
         assert r["inference"]["images_per_second"] > 0
         assert r["inference"]["latency_ms_p95"] >= r["inference"]["latency_ms_p50"] > 0
         assert len(r["per_class"]) == 3 and r["n_parameters"] > 0
+    assert len(list((small_run_dir / "logs").iterdir())) == 10  # one per cell that ran
     assert (small_run_dir / "leaderboard.md").exists()
     assert (small_run_dir / "leaderboard.csv").exists()
     assert sorted(p.name for p in (small_run_dir / "splits").iterdir()) == [
@@ -172,26 +173,16 @@ def test_kill_9_keeps_finished_cells_and_resume_completes(tmp_path):
 
 
 def test_same_seed_gives_identical_split_and_classical_results(tmp_path):
+    config = tmp_path / "small.toml"
+    config.write_text("[dataset_options.synthetic-cxr]\nn = 400\n")
+    models = ["pixels-logreg", "hog-rf", "hog-xgb"]
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        assert (
-            run_cli(
-                "run",
-                *SMALL,
-                "--models",
-                "pixels-logreg",
-                "hog-rf",
-                "hog-xgb",
-                "--imbalance",
-                "none,smote",
-                "--out",
-                out,
-                "--cache-dir",
-                tmp_path / f"cache-{name}",
-            )
-            == 0
-        )
+        code = run_cli("run", *SMALL, "--config", config, "--models", *models,
+                       "--imbalance", "none,smote", "--out", out,
+                       "--cache-dir", tmp_path / f"cache-{name}")
+        assert code == 0
         runs.append({r["cell_id"]: r for r in read_records(out / "records.jsonl")})
     assert runs[0].keys() == runs[1].keys() and len(runs[0]) == 6
     for cid, a in runs[0].items():

@@ -5,7 +5,7 @@ import pytest
 
 from bench.compare import compare_runs, render_compare
 from bench.errors import HybenchError
-from bench.leaderboard import load_runs
+from bench.runs import load_runs
 from tests.test_leaderboard import copy_run
 
 VICTIM = "hog-logreg"

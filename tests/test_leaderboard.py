@@ -17,7 +17,6 @@ from bench.leaderboard import (
     HEADLINE,
     cell_stats,
     leaderboard_table,
-    load_runs,
     not_run_table,
     paired_table,
     per_class_table,
@@ -25,6 +24,7 @@ from bench.leaderboard import (
     write_run_leaderboards,
 )
 from bench.records import read_records
+from bench.runs import load_runs
 
 ENTRIES = {("pixels-logreg", "none"), ("pixels-logreg", "class-weight"), ("hog-logreg", "none"),
            ("hog-logreg", "class-weight"), ("hog-knn", "none")}

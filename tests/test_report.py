@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from bench.leaderboard import load_runs
 from bench.report import FIGURES, figure_id, write_report
+from bench.runs import load_runs
 from tests.test_leaderboard import copy_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
