@@ -29,7 +29,7 @@ PRELOAD = [
     "imblearn",
     "xgboost",
     "skimage.feature",
-    "bench.cell",
+    "bench.executor",  # with bench.cell: a child never mixes old and new code
     "models",
     "features",
 ]
@@ -64,6 +64,13 @@ def _child(task: CellTask, conn: Connection) -> None:
         outcome = ("error", f"{type(exc).__name__}: {exc}{where}")
     conn.send(outcome)
     conn.close()
+
+
+def _death_message(exitcode: int | None) -> str:
+    """Why a child ended without sending a result."""
+    if exitcode is not None and exitcode < 0:
+        return f"cell process killed by signal {-exitcode} (out of memory?); see the cell's log"
+    return f"cell process exited with code {exitcode} before reporting; see the cell's log"
 
 
 class LocalExecutor:
@@ -112,11 +119,7 @@ class LocalExecutor:
             outcome = conn.recv()
         except EOFError:
             process.join(5)
-            outcome = (
-                "error",
-                f"cell process died with exit code {process.exitcode} "
-                "(killed by the OS? out of memory?)",
-            )
+            outcome = ("error", _death_message(process.exitcode))
         finally:
             conn.close()
         process.join(5)

@@ -278,3 +278,16 @@ def test_real_pneumoniamnist_official_split(tmp_path):
 def test_existing_run_dir_needs_resume(small_run_dir, capsys):
     assert run_cli("run", "--out", small_run_dir, "--quiet") == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_missing_imagenet_weights_give_a_skip_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    out = tmp_path / "run"
+    assert run_cli("run", *SMALL, "--models", "mobilenet-0.25-logreg", "hog-logreg",
+                   "--imbalance", "none", "--out", out) == 0
+    records = {r["model"]: r for r in read_records(out / "records.jsonl")}
+    skipped = records["mobilenet-0.25-logreg"]
+    assert skipped["status"] == "skipped" and skipped["metrics"] is None
+    assert "mobilenet_2_5_224_tf_no_top.h5" in skipped["reason"]
+    assert str(tmp_path / "empty-keras" / "models") in skipped["reason"]
+    assert records["hog-logreg"]["status"] == "ok"
