@@ -218,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HybenchError as exc:
         print(f"hybench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `hybench leaderboard RUN | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "hybench: interrupted; finished cells are kept — rerun with --resume to continue",
