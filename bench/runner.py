@@ -37,7 +37,7 @@ from bench.records import (
 from bench.splits import SplitPlan, count_cross_split_duplicates, make_split_plan
 from bench.timing import REFERENCE_WORKLOAD, reference_workload_seconds
 from features import get_feature
-from features.cache import FeatureCache, default_cache_dir
+from features.cache import FeatureCache, default_cache_root, save_npy_atomically
 from models import get_model, load_builtin_models, load_plugins
 from models.registry import resolve_globs
 
@@ -206,16 +206,11 @@ def write_run_metadata(plan: RunPlan, static: dict, feature_log: dict[str, dict]
 def _store_arrays(dataset: Dataset, root: Path) -> tuple[Path, Path]:
     """Dataset arrays on disk once (children memory-map them)."""
     folder = root / "datasets" / dataset.fingerprint()
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, array in (("images", dataset.images), ("labels", dataset.labels)):
-        path = folder / f"{name}.npy"
+    paths = folder / "images.npy", folder / "labels.npy"
+    for path, array in zip(paths, (dataset.images, dataset.labels), strict=True):
         if not path.exists():
-            tmp = folder / f".{name}.{os.getpid()}.npy"
-            np.save(tmp, array)
-            os.replace(tmp, path)
-        paths.append(path)
-    return paths[0], paths[1]
+            save_npy_atomically(path, array)
+    return paths
 
 
 def execute(
@@ -229,7 +224,7 @@ def execute(
     (run_dir / "splits").mkdir(parents=True, exist_ok=True)
     for (name, seed), split in plan.splits.items():
         split.save(run_dir / "splits" / f"{name}-seed{seed}.npz")
-    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir().parent
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root()
     feature_cache = FeatureCache(cache_root / "features")
     records_path = run_dir / "records.jsonl"
     feature_log: dict[str, dict] = {}
@@ -248,10 +243,11 @@ def execute(
         if on_progress:
             on_progress(record)
 
+    arrays = {name: _store_arrays(dataset, cache_root) for name, dataset in plan.datasets.items()}
     tasks: list[CellTask] = []
     features: dict[tuple[str, str], tuple[Path | None, float] | Exception] = {}
     for cell in plan.pending:
-        task = _make_task(plan, cell, cache_root, feature_cache, features, feature_log)
+        task = _make_task(plan, cell, arrays, feature_cache, features, feature_log)
         if isinstance(task, dict):
             finish(task)
         else:
@@ -271,13 +267,13 @@ def execute(
     return run_dir
 
 
-def _make_task(plan, cell, cache_root, feature_cache, features, feature_log):
+def _make_task(plan, cell, arrays, feature_cache, features, feature_log):
     """A CellTask, or a finished record for cells that need no process (n/a, skipped, error)."""
     config, dataset = plan.config, plan.datasets[cell.dataset]
     split = plan.splits[cell.dataset, cell.seed]
     spec = get_model(cell.model)
     params = config.params_for(spec.features, spec.feature_params)
-    images_path, labels_path = _store_arrays(dataset, cache_root)
+    images_path, labels_path = arrays[cell.dataset]
     probe = CellTask(
         dataset=cell.dataset,
         dataset_fingerprint=dataset.fingerprint(),

@@ -14,10 +14,11 @@ from features.base import Feature
 from features.image import compute_features
 
 
-def default_cache_dir() -> Path:
-    """``$HYBENCH_CACHE_DIR`` if set, else ``~/.cache/hybench/features``."""
+def default_cache_root() -> Path:
+    """The cache root (features in ``features/``, dataset arrays in ``datasets/``):
+    ``$HYBENCH_CACHE_DIR`` if set, else ``~/.cache/hybench``."""
     env = os.environ.get("HYBENCH_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hybench" / "features"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hybench"
 
 
 class FeatureCache:
@@ -41,7 +42,7 @@ class FeatureCache:
         if cached is not None:
             return cached, _since(start), True
         values = compute_features(feature, images, n_jobs=n_jobs)
-        _save_atomically(path, values)
+        save_npy_atomically(path, values)
         return values, _since(start), False
 
 
@@ -63,7 +64,8 @@ def _load(path: Path, expected_rows: int) -> np.ndarray | None:
     return values
 
 
-def _save_atomically(path: Path, values: np.ndarray) -> None:
+def save_npy_atomically(path: Path, values: np.ndarray) -> None:
+    """Write ``values`` as .npy via a temp file and rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:

@@ -26,7 +26,7 @@ requires_mobilenet = pytest.mark.skipif(
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Keep tests out of the user's ~/.cache/hybench and ~/.keras."""
     root = tmp_path_factory.mktemp("hybench-cache")
-    os.environ["HYBENCH_CACHE_DIR"] = str(root / "features")
+    os.environ["HYBENCH_CACHE_DIR"] = str(root)
     os.environ.setdefault("KERAS_HOME", str(root / "keras"))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return root

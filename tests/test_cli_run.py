@@ -213,6 +213,7 @@ def test_second_run_reuses_the_feature_cache(tmp_path):
         logs.append(json.loads((out / "run.json").read_text())["features"])
     (key,) = logs[0]
     assert logs[0][key]["cache_hit"] is False and logs[1][key]["cache_hit"] is True
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["datasets", "features"]
 
 
 def test_config_file_with_flag_override(tmp_path):

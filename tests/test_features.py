@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features import Feature, get_feature
-from features.cache import FeatureCache, default_cache_dir
+from features.cache import FeatureCache, default_cache_root
 from features.image import compute_features
 
 RNG = np.random.default_rng(0)
@@ -149,9 +149,9 @@ def test_non_cacheable_feature_is_computed_but_never_stored(tmp_path: Path):
     assert not (tmp_path / "root").exists()
 
 
-def test_default_cache_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_default_cache_root_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("HYBENCH_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert default_cache_dir() == tmp_path / "elsewhere"
+    assert default_cache_root() == tmp_path / "elsewhere"
     monkeypatch.delenv("HYBENCH_CACHE_DIR")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_cache_dir() == tmp_path / ".cache" / "hybench" / "features"
+    assert default_cache_root() == tmp_path / ".cache" / "hybench"
