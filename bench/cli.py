@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import HybenchError
+from hybench.errors import HybenchError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -47,7 +47,34 @@ def _flatten(values: list[list[str]] | None) -> list[str] | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_parser(sub)
 
+    board = sub.add_parser("leaderboard", help="re-render tables from stored records")
+    board.add_argument("run_dirs", nargs="+", type=Path)
+    board.add_argument("--format", default="md", help="md | csv | html | json | latex")
+    board.add_argument("--sort-by", default="macro_f1", help="metric to sort by")
+    board.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+
+    report = sub.add_parser("report", help="self-contained HTML report from stored records")
+    report.add_argument("run_dirs", nargs="+", type=Path)
+    report.add_argument("-o", "--output", type=Path, required=True)
+
+    compare = sub.add_parser("compare", help="regression gate: exit 1 when NEW regresses")
+    compare.add_argument("baseline", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("--metric", default="macro_f1")
+    compare.add_argument("--metric-tolerance", type=float, default=0.02)
+    compare.add_argument("--speed-tolerance", type=float, default=0.30)
+
+    models = sub.add_parser("models", help="list registered model entries")
+    models.add_argument("pattern", nargs="?", default="*")
+    models.add_argument("--plugins", nargs="+", help="Python files that register extra entries")
+
+    sub.add_parser("datasets", help="list dataset loaders and where they look for data")
+    return parser
+
+
+def _add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="run a benchmark matrix and write a run directory")
     run.add_argument("--config", type=Path, help="TOML matrix file (flags override it)")
     run.add_argument(
@@ -84,35 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", help="feature/dataset cache root (env HYBENCH_CACHE_DIR)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
-    board = sub.add_parser("leaderboard", help="re-render tables from stored records")
-    board.add_argument("run_dirs", nargs="+", type=Path)
-    board.add_argument("--format", default="md", help="md | csv | html | json | latex")
-    board.add_argument("--sort-by", default="macro_f1", help="metric to sort by")
-    board.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
-
-    report = sub.add_parser("report", help="self-contained HTML report from stored records")
-    report.add_argument("run_dirs", nargs="+", type=Path)
-    report.add_argument("-o", "--output", type=Path, required=True)
-
-    compare = sub.add_parser("compare", help="regression gate: exit 1 when NEW regresses")
-    compare.add_argument("baseline", type=Path)
-    compare.add_argument("new", type=Path)
-    compare.add_argument("--metric", default="macro_f1")
-    compare.add_argument("--metric-tolerance", type=float, default=0.02)
-    compare.add_argument("--speed-tolerance", type=float, default=0.30)
-
-    models = sub.add_parser("models", help="list registered model entries")
-    models.add_argument("pattern", nargs="?", default="*")
-    models.add_argument("--plugins", nargs="+", help="Python files that register extra entries")
-
-    sub.add_parser("datasets", help="list dataset loaders and where they look for data")
-    return parser
-
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench import console
-    from bench.config import build_config, load_config_file
-    from bench.runner import execute, plan_run
+    from hybench import console
+    from hybench.execution.config import build_config, load_config_file
+    from hybench.execution.driver import execute
+    from hybench.execution.planning import plan_run
+    from hybench.results.run_dir import RunDirectory
 
     layers = [load_config_file(args.config)] if args.config else []
     flags = {
@@ -133,12 +138,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         "cache_dir": args.cache_dir,
     }
     if args.resume and args.out and not args.config:
-        layers.insert(0, console.stored_config(Path(args.out)))
+        layers.insert(0, RunDirectory(args.out).stored_config())
     config = build_config(*layers, flags)
     plan = plan_run(config, resume=args.resume)
     if not plan.pending:
         console.say(
-            f"nothing to run: all {len(plan.cells)} cells of {plan.run_dir} are finished",
+            f"nothing to run: all {len(plan.cells)} cells of {plan.run_dir.path} are finished",
             quiet=args.quiet,
         )
     with console.progress(len(plan.pending), quiet=args.quiet) as advance:
@@ -148,13 +153,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.leaderboard import render
-    from bench.runs import load_runs
+    from hybench.report.render import render
+    from hybench.results.runs import load_runs
+    from hybench.storage import write_text_atomic
 
     text = render(load_runs(args.run_dirs), args.format, sort_by=args.sort_by)
     if args.output:
-        from bench.records import write_text_atomic
-
         write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -162,8 +166,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import write_report
-    from bench.runs import load_runs
+    from hybench.report.html_report import write_report
+    from hybench.results.runs import load_runs
 
     write_report(load_runs(args.run_dirs), args.output)
     print(f"wrote {args.output}")
@@ -171,8 +175,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.compare import compare_runs, render_compare
-    from bench.runs import load_runs
+    from hybench.report.compare import compare_runs, render_compare
+    from hybench.results.runs import load_runs
 
     result = compare_runs(
         load_runs([args.baseline]),
@@ -186,16 +190,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from bench import console
-    from models import load_builtin_models, load_plugins
+    from hybench import console
+    from hybench.models import load_plugins
 
-    load_builtin_models()
     load_plugins(args.plugins or [])
     return console.print_models(args.pattern)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from bench import console
+    from hybench import console
 
     return console.print_datasets()
 

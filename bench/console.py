@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.errors import HybenchError
+from hybench.errors import HybenchError
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole rows
 
@@ -49,25 +48,13 @@ def progress(total: int, *, quiet: bool = False) -> Iterator[Callable[[dict], No
         yield advance
 
 
-def stored_config(run_dir: Path) -> dict:
-    """The config saved in ``RUN_DIR/run.json`` (``--resume`` without other flags reuses it)."""
-    path = run_dir / "run.json"
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())["config"]
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise HybenchError(f"{path} is not a hybench run.json", "pass a run directory") from exc
-
-
 def finish_run(run_dir: Path, *, quiet: bool = False) -> None:
     """Write the run's leaderboard files and print the table."""
-    from bench.leaderboard import render, write_run_leaderboards
-    from bench.runs import load_runs
+    from hybench.report.render import write_run_leaderboards
 
-    write_run_leaderboards(run_dir)
+    markdown = write_run_leaderboards(run_dir)
     if not quiet:
-        console.print(render(load_runs([run_dir]), "md"), markup=False, highlight=False)
+        console.print(markdown, markup=False, highlight=False)
         console.print(
             f"\nrun directory: [bold]{run_dir}[/bold]  (re-render with "
             f"`hybench leaderboard {run_dir}`)"
@@ -75,7 +62,7 @@ def finish_run(run_dir: Path, *, quiet: bool = False) -> None:
 
 
 def print_models(pattern: str) -> int:
-    from models import get_model, list_models
+    from hybench.models import get_model, list_models
 
     names = list_models(pattern)
     if not names:
@@ -92,7 +79,7 @@ def print_models(pattern: str) -> int:
 
 
 def print_datasets() -> int:
-    from bench.datasets import list_datasets
+    from hybench.data import list_datasets
 
     table = Table("name", "description", "looks for data in")
     for info in list_datasets():

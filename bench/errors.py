@@ -13,5 +13,5 @@ class HybenchError(Exception):
 class ResourceUnavailable(HybenchError):
     """Something a cell needs is not on this machine (e.g. pretrained weights offline).
 
-    The runner records the affected cells as ``skipped`` with this message instead of failing.
+    The run records the affected cells as ``skipped`` with this message instead of failing.
     """

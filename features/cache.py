@@ -1,24 +1,36 @@
-"""On-disk cache of computed features: ``<root>/<dataset fingerprint>/<feature key>.npy``."""
+"""Computing features for a dataset: batched over cores, and stored once per (dataset, feature)
+in ``<root>/<dataset fingerprint>/<feature key>.npy``."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 
-from features.base import Feature
-from features.image import compute_features
+from hybench.features.registry import Feature
+from hybench.storage import save_npy_atomic
 
 
-def default_cache_root() -> Path:
-    """The cache root (features in ``features/``, dataset arrays in ``datasets/``):
-    ``$HYBENCH_CACHE_DIR`` if set, else ``~/.cache/hybench``."""
-    env = os.environ.get("HYBENCH_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hybench"
+def compute_features(
+    feature: Feature, images: np.ndarray, *, n_jobs: int = -1, batch_size: int = 256
+) -> np.ndarray:
+    """Apply ``feature`` to ``images`` in batches over ``n_jobs`` processes, keeping row order.
+
+    A feature registered with ``parallel=False`` (e.g. a TensorFlow network, which parallelises
+    itself) runs in-process.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    starts = range(0, len(images), batch_size)
+    if len(starts) <= 1 or n_jobs == 1 or not feature.spec.parallel:
+        return feature.transform(images)
+    parts = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(feature.transform)(images[start : start + batch_size]) for start in starts
+    )
+    return np.concatenate(parts, axis=0)
 
 
 class FeatureCache:
@@ -42,7 +54,7 @@ class FeatureCache:
         if cached is not None:
             return cached, _since(start), True
         values = compute_features(feature, images, n_jobs=n_jobs)
-        save_npy_atomically(path, values)
+        save_npy_atomic(path, values)
         return values, _since(start), False
 
 
@@ -62,16 +74,3 @@ def _load(path: Path, expected_rows: int) -> np.ndarray | None:
         warnings.warn(f"feature cache file {path} is unusable ({exc}); recomputing", stacklevel=3)
         return None
     return values
-
-
-def save_npy_atomically(path: Path, values: np.ndarray) -> None:
-    """Write ``values`` as .npy via a temp file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, values, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

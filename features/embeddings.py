@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import HybenchError, ResourceUnavailable
-from features.base import register_feature
+from hybench.errors import HybenchError, ResourceUnavailable
+from hybench.features.registry import register_feature
 
 MIN_INPUT_SIZE = 32
 # Chosen on the PneumoniaMNIST validation split with MobileNet-0.25 (32/64/96/128/160/224).
@@ -211,9 +211,6 @@ def embed(images: np.ndarray, backbone: str, input_size: int, weights: str) -> n
 def _register(backbone: str) -> None:
     spec = BACKBONES[backbone]
 
-    @register_feature(f"embed-{backbone}",
-                      defaults={"input_size": spec.default_size, "weights": "imagenet",
-                                "weights_sha256": None})
     def feature(
         images: np.ndarray, *, input_size: int, weights: str, weights_sha256: str | None
     ) -> np.ndarray:
@@ -232,15 +229,19 @@ def _register(backbone: str) -> None:
             )
         return {**params, "weights_sha256": actual}
 
-    def n_params(*, input_size: int, **_: Any) -> int:
+    def count_params(*, input_size: int, **_: Any) -> int:
         """Parameters of the frozen backbone (the same for every weights file)."""
         return int(frozen_backbone(backbone, check_input_size(backbone, input_size),
                                    None).count_params())
 
     feature.__doc__ = f"{backbone} frozen ImageNet-style embedding (global average pooled)."
-    feature.resolve_params = resolve_params
-    feature.parallel = False  # one process runs the network batch by batch
-    feature.n_params = n_params
+    register_feature(
+        f"embed-{backbone}",
+        defaults={"input_size": spec.default_size, "weights": "imagenet", "weights_sha256": None},
+        parallel=False,  # one process runs the network batch by batch
+        resolve_params=resolve_params,
+        count_params=count_params,
+    )(feature)
 
 
 for _name in BACKBONES:

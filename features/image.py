@@ -1,13 +1,12 @@
-"""Built-in image features (raw pixels, HOG, identity) and a batched, multi-core runner."""
+"""Built-in image features: raw pixels, HOG and the identity ``image``."""
 
 from __future__ import annotations
 
 import numpy as np
-from joblib import Parallel, delayed
 from skimage.color import rgb2gray
 from skimage.feature import hog as skimage_hog
 
-from features.base import Feature, register_feature
+from hybench.features.registry import register_feature
 
 
 @register_feature("pixels")
@@ -60,22 +59,3 @@ def to_gray(images: np.ndarray) -> np.ndarray:
     if images.shape[-1] == 3:
         return rgb2gray(images)
     return images[..., 0].astype(np.float64) / 255.0
-
-
-def compute_features(
-    feature: Feature, images: np.ndarray, *, n_jobs: int = -1, batch_size: int = 256
-) -> np.ndarray:
-    """Apply ``feature`` to ``images`` in batches over ``n_jobs`` processes, keeping row order.
-
-    A transform that parallelises itself (e.g. a TensorFlow network) opts out of the process pool
-    by setting the attribute ``parallel = False`` on its function; it then runs in-process.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    starts = range(0, len(images), batch_size)
-    if len(starts) <= 1 or n_jobs == 1 or not getattr(feature.fn, "parallel", True):
-        return feature.transform(images)
-    parts = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(feature.transform)(images[start : start + batch_size]) for start in starts
-    )
-    return np.concatenate(parts, axis=0)

@@ -1,7 +1,7 @@
 """Heads on frozen pretrained embeddings (family ``backbone``, feature ``embed-<backbone>``).
 
-For every backbone in :data:`features.embeddings.BACKBONES`: ``-logreg``, ``-linsvm``, ``-knn``
-(k = 11 as the MedMNIST+ protocol), ``-xgb`` (the hybrid) from the classical builders, and
+For every backbone in ``hybench.features.embeddings.BACKBONES``: ``-logreg``, ``-linsvm``,
+``-knn`` (k = 11 as the MedMNIST+ protocol), ``-xgb`` (the hybrid) from the classical builders, and
 ``-dense``, the seed 003 Keras head (Dense 64-128-256-128, early stopping on validation).
 Named seed entries: ``seed003-vgg19-head`` and ``seed004-efficientnet-frozen``.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from features.embeddings import BACKBONES
-from models.classical import KNN, LINSVM, LOGREG, XGB, Classifier, build_pipeline
-from models.cnn import TRAINING_OPTIONS
-from models.registry import register_model
+from hybench.features.embeddings import BACKBONES
+from hybench.models.classical import KNN, LINSVM, LOGREG, XGB, Classifier, build_pipeline
+from hybench.models.cnn import TRAINING_OPTIONS
+from hybench.models.registry import register_model
 
 HEAD_IMBALANCE = ("none", "class-weight", "smote")
 KNN_IMBALANCE = ("none", "smote")
@@ -34,8 +34,8 @@ def dense_head(input_shape: tuple[int, ...], n_classes: int):
 def build_dense(*, imbalance: str, seed: int, n_classes: int, monitor: str = "val_loss",
                 **options: Any):
     """A ``KerasClassifier`` with :func:`dense_head`; SMOTE resamples the training embeddings."""
-    from models.keras_estimator import KerasClassifier
-    from models.samplers import AdaptiveSMOTE
+    from hybench.models.keras_estimator import KerasClassifier
+    from hybench.models.samplers import AdaptiveSMOTE
 
     training = {"epochs": 50, "batch_size": 64, "patience": 5, "monitor": monitor,
                 **{k: v for k, v in options.items() if k in TRAINING_OPTIONS}}
@@ -49,7 +49,8 @@ def _register_heads(backbone: str) -> None:
 
     def classical(head: str, classifier: Classifier, imbalance: tuple[str, ...], what: str):
         @register_model(f"{backbone}-{head}", family="backbone", features=feature,
-                        imbalance=imbalance, description=f"{what} on frozen {backbone} embeddings")
+                        imbalance=imbalance, deterministic=True,
+                        description=f"{what} on frozen {backbone} embeddings")
         def factory(*, imbalance: str, seed: int, n_classes: int, **options: Any):
             own = {k: v for k, v in options.items() if k not in TRAINING_OPTIONS}
             return build_pipeline(classifier, imbalance=imbalance, seed=seed,

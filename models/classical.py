@@ -25,9 +25,9 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 from xgboost import XGBClassifier
 
-from bench.errors import HybenchError
-from models.registry import register_model
-from models.samplers import AdaptiveSMOTE
+from hybench.errors import HybenchError
+from hybench.models.registry import register_model
+from hybench.models.samplers import AdaptiveSMOTE
 
 WEIGHTED = ("none", "class-weight", "smote")
 UNWEIGHTED = ("none", "smote")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from models.registry import register_model
+from hybench.models.registry import register_model
 
 CNN_IMBALANCE = ("none", "class-weight", "oversample")
 TRAINING_OPTIONS = ("epochs", "batch_size", "monitor", "patience", "verbose")  # KerasClassifier
@@ -76,12 +76,12 @@ def register_cnn(
     schedule: str | None = None,
     defaults: dict[str, Any] | None = None,
 ) -> None:
-    """Register a ``KerasClassifier`` entry; runner options override ``defaults``."""
+    """Register a ``KerasClassifier`` entry; the run's model options override ``defaults``."""
 
     @register_model(name, family="cnn", features="image", imbalance=CNN_IMBALANCE,
                     needs_validation=True, description=description)
     def factory(*, imbalance: str, seed: int, n_classes: int, **options: Any):
-        from models.keras_estimator import Augment, KerasClassifier
+        from hybench.models.keras_estimator import Augment, KerasClassifier
 
         training = {"monitor": monitor, **(defaults or {}),
                     **{k: v for k, v in options.items() if k in TRAINING_OPTIONS}}

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.errors import HybenchError
+from hybench.errors import HybenchError
 
 MONITOR_MODES = {"val_loss": "min", "val_pr_auc": "max"}
 SCHEDULES = (None, "cosine")

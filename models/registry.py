@@ -3,27 +3,24 @@
 A factory is called as ``factory(imbalance=..., seed=..., n_classes=..., **options)`` and returns
 an estimator with ``fit(X, y)`` and ``predict_proba(X)`` (classical entries return a real
 scikit-learn / imbalanced-learn estimator or pipeline). ``X`` is whatever the entry's feature
-transform (``features.get_feature(spec.features)``) produces from uint8 images. Entries with
+transform (``hybench.features.get_feature(spec.features)``) produces from uint8 images. Entries with
 ``needs_validation`` also receive ``validation_data=(X_val, y_val)`` in ``fit`` (early stopping).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from bench.errors import HybenchError
+from hybench.errors import HybenchError
+from hybench.registry import Registry, origin_of
 
 IMBALANCE_STRATEGIES = ("none", "class-weight", "smote", "oversample")
 FAMILIES = ("classical", "cnn", "backbone")
-BUILTIN_MODULES = ("models.classical", "models.cnn", "models.backbones")
 ENTRY_POINT_GROUP = "hybench.models"
 
 
@@ -42,8 +39,8 @@ class ModelSpec:
     imbalance: tuple[str, ...]
     description: str = ""
     needs_validation: bool = False
+    deterministic: bool = False
     feature_params: dict = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
 
     def supports(self, strategy: str) -> bool:
         return strategy in self.imbalance
@@ -55,7 +52,12 @@ class ModelSpec:
         )
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry(
+    "model",
+    builtins=("hybench.models.classical", "hybench.models.cnn", "hybench.models.backbones"),
+    entry_point_group=ENTRY_POINT_GROUP,
+    list_command="hybench models",
+)
 
 
 def register_model(
@@ -66,19 +68,25 @@ def register_model(
     imbalance: Iterable[str] = ("none", "class-weight", "smote"),
     description: str = "",
     needs_validation: bool = False,
+    deterministic: bool | None = None,
     feature_params: dict | None = None,
-    tags: Iterable[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register the decorated factory under ``name``. Re-registering a name replaces it."""
+    """Register the decorated factory under ``name`` (a name already taken is an error).
+
+    ``deterministic``: the same seed gives the same predictions (default: classical entries only;
+    the conformance suite checks it).
+    """
     if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+        raise HybenchError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}",
+                           f"fix the registration of {name!r}")
     unknown = set(imbalance) - set(IMBALANCE_STRATEGIES)
     if unknown:
-        raise ValueError(f"unknown imbalance strategies {sorted(unknown)}")
+        raise HybenchError(f"{name!r}: unknown imbalance strategies {sorted(unknown)}",
+                           f"use any of {', '.join(IMBALANCE_STRATEGIES)}")
 
     def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
         doc = (factory.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = ModelSpec(
+        spec = ModelSpec(
             name=name,
             factory=factory,
             family=family,
@@ -86,21 +94,13 @@ def register_model(
             imbalance=tuple(imbalance),
             description=description or (doc[0] if doc else ""),
             needs_validation=needs_validation,
+            deterministic=family == "classical" if deterministic is None else deterministic,
             feature_params=dict(feature_params or {}),
-            tags=tuple(tags),
         )
+        MODELS.register(name, spec, origin=origin_of(factory))
         return factory
 
     return decorator
-
-
-def load_builtin_models() -> None:
-    """Import the built-in entry modules and any ``hybench.models`` entry points."""
-    for module in BUILTIN_MODULES:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
 
 
 def load_plugins(paths: Iterable[str | Path]) -> None:
@@ -117,6 +117,8 @@ def load_plugins(paths: Iterable[str | Path]) -> None:
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
+        except HybenchError:
+            raise
         except Exception as exc:
             raise HybenchError(
                 f"plugin {path} failed to import: {type(exc).__name__}: {exc}", "fix the plugin"
@@ -125,33 +127,16 @@ def load_plugins(paths: Iterable[str | Path]) -> None:
 
 def list_models(pattern: str | Iterable[str] = "*", family: str | None = None) -> list[str]:
     """Names matching one glob or any of several globs, sorted."""
-    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-    return sorted(
-        name
-        for name, spec in _REGISTRY.items()
-        if any(fnmatch.fnmatch(name, p) for p in patterns)
-        and (family is None or spec.family == family)
-    )
+    return [n for n in MODELS.names(pattern) if family is None or MODELS.get(n).family == family]
 
 
-def resolve_globs(patterns: Iterable[str]) -> list[str]:
+def resolve_models(patterns: Iterable[str]) -> list[str]:
     """Every name matched by ``patterns``; a glob that matches nothing is a user error."""
-    names: list[str] = []
-    for pattern in patterns:
-        matched = list_models(pattern)
-        if not matched:
-            raise HybenchError(
-                f"model glob {pattern!r} matches no registered entry",
-                "run `hybench models` to list entries",
-            )
-        names.extend(n for n in matched if n not in names)
-    return names
+    return MODELS.resolve(patterns)
 
 
 def get_model(name: str) -> ModelSpec:
-    if name not in _REGISTRY:
-        raise HybenchError(f"unknown model {name!r}", "run `hybench models` to list entries")
-    return _REGISTRY[name]
+    return MODELS.get(name)
 
 
 def create_model(name: str, *, imbalance: str, seed: int, n_classes: int, **options: Any) -> Any:

@@ -49,7 +49,7 @@ n = 600
 def small_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real `hybench run` on synthetic data: 3 entries x 2 strategies x 2 seeds (12 cells,
     hog-knn/class-weight recorded not applicable). Treat as read-only; copy to modify."""
-    from bench.cli import main
+    from hybench.cli import main
 
     base = tmp_path_factory.mktemp("small-run")
     config = base / "matrix.toml"

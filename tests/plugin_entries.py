@@ -4,7 +4,7 @@ import time
 
 from sklearn.dummy import DummyClassifier
 
-from models import register_model
+from hybench.models import register_model
 
 
 class SleepyClassifier(DummyClassifier):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage import io
 
-from bench.cli import main
+from hybench.cli import main
 
 
 def write_npz(path, images, labels):

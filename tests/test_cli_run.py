@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cli import main
-from bench.records import latest_by_cell, read_records
+from hybench.cli import main
+from hybench.results.records import latest_by_cell, read_records
 from tests.conftest import requires_pneumonia
 
 PLUGIN = str(Path(__file__).with_name("plugin_entries.py"))
@@ -135,7 +135,7 @@ def test_kill_9_keeps_finished_cells_and_resume_completes(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "bench.cli",
+        "hybench.cli",
         "run",
         *SMALL,
         "--plugins",

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from bench.compare import compare_runs, render_compare
-from bench.errors import HybenchError
-from bench.runs import load_runs
+from hybench.errors import HybenchError
+from hybench.report.compare import compare_runs, render_compare
+from hybench.results.runs import load_runs
 from tests.test_leaderboard import copy_run
 
 VICTIM = "hog-logreg"

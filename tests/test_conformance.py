@@ -1,68 +1,61 @@
-"""Every registered entry honours the model contract on tiny generated data.
+"""Every registered entry honours the model contract (``hybench.testing``), plus the classical
+entries' imbalance machinery: SMOTE as a pipeline step that only ever sees training rows.
 
-The classical section parametrises over ``list_models(family="classical")``; deep entries get
-their own section below it, built the same way.
+The parametrisation is generated from the registry: every entry of every family, every strategy
+(supported ones fit on tiny data, the others must refuse with ``NotApplicable``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 
-from features import get_feature
-from models import (
-    IMBALANCE_STRATEGIES,
-    NotApplicable,
-    create_model,
-    get_model,
-    list_models,
-    load_builtin_models,
+from hybench.models import create_model, get_model, list_models
+from hybench.models.samplers import AdaptiveSMOTE
+from hybench.testing import (
+    N_CLASSES,
+    check_case,
+    check_entry,
+    check_not_applicable,
+    conformance_cases,
+    entry_data,
 )
-from models.samplers import AdaptiveSMOTE
-
-load_builtin_models()
-
-N_CLASSES = 3
-CLASS_COUNTS = (50, 28, 12)  # 90 imbalanced training rows
-SIDE = 16
-
-
-def tiny_images(counts: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy 16x16 grayscale images whose bright bar's position and angle depend on the class."""
-    rng = np.random.default_rng(seed)
-    labels = np.repeat(np.arange(len(counts)), counts)
-    images = rng.normal(60, 25, size=(len(labels), SIDE, SIDE))
-    for i, label in enumerate(labels):
-        row = 3 + 4 * label + rng.integers(-1, 2)
-        if label == 1:
-            images[i, :, row : row + 3] += 120  # vertical bar
-        else:
-            images[i, row : row + 3, :] += 120  # horizontal bar
-    return np.clip(images, 0, 255).astype(np.uint8)[..., None], labels
-
-
-def entry_data(name: str, counts: tuple[int, ...] = CLASS_COUNTS, seed: int = 0):
-    images, labels = tiny_images(counts, seed)
-    return get_feature(get_model(name).features).transform(images), labels
-
-
-def supported_cells(family: str) -> list[tuple[str, str]]:
-    return [(n, s) for n in list_models(family=family) for s in get_model(n).imbalance]
-
-
-def unsupported_cells(family: str) -> list[tuple[str, str]]:
-    return [
-        (n, s)
-        for n in list_models(family=family)
-        for s in IMBALANCE_STRATEGIES
-        if not get_model(n).supports(s)
-    ]
-
-
-# --- classical entries ------------------------------------------------------------------------
 
 CLASSICAL = list_models(family="classical")
+
+
+@pytest.mark.filterwarnings("ignore:SMOTE k_neighbors lowered")
+@pytest.mark.parametrize(("name", "imbalance"), conformance_cases())
+def test_entry_contract(name: str, imbalance: str):
+    check_case(name, imbalance)
+
+
+def test_every_family_is_covered():
+    families = {get_model(name).family for name, _ in conformance_cases()}
+    assert families == {"classical", "cnn", "backbone"}
+
+
+def test_the_checks_catch_a_broken_entry():
+    """An entry whose rows do not sum to 1, or that accepts a strategy, fails the checks."""
+    from sklearn.dummy import DummyClassifier
+
+    from hybench import register_model
+
+    class Unnormalised(DummyClassifier):
+        def predict_proba(self, X):
+            return super().predict_proba(X) * 2
+
+    @register_model("test-unnormalised", family="classical", features="pixels",
+                    imbalance=("none",))
+    def unnormalised(*, imbalance, seed, n_classes, **options):
+        return Unnormalised()
+
+    with pytest.raises(AssertionError, match="test-unnormalised / none: probability rows sum"):
+        check_entry("test-unnormalised")
+
+    with pytest.raises(AssertionError, match="accepted unsupported imbalance strategy 'none'"):
+        check_not_applicable("test-unnormalised", "none")  # a strategy it does support
 
 
 def test_classical_grid_is_registered():
@@ -78,32 +71,8 @@ def test_classical_grid_is_registered():
         assert spec.supports("class-weight") == (not name.endswith("-knn"))
 
 
-@pytest.mark.parametrize(("name", "imbalance"), supported_cells("classical"))
-def test_classical_entry_contract(name: str, imbalance: str):
-    X, y = entry_data(name)
-    X_new, _ = entry_data(name, counts=(4, 4, 4), seed=1)
-
-    def fitted_probabilities(seed: int) -> np.ndarray:
-        model = create_model(name, imbalance=imbalance, seed=seed, n_classes=N_CLASSES)
-        assert is_classifier(model)
-        clone(model)
-        return model.fit(X, y).predict_proba(X_new)
-
-    proba = fitted_probabilities(seed=7)
-    assert proba.shape == (len(X_new), N_CLASSES)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-    assert (proba >= 0).all()
-    np.testing.assert_array_equal(fitted_probabilities(seed=7), proba)
-
-
-@pytest.mark.parametrize(("name", "imbalance"), unsupported_cells("classical"))
-def test_classical_unsupported_strategy_is_not_applicable(name: str, imbalance: str):
-    with pytest.raises(NotApplicable, match=imbalance):
-        create_model(name, imbalance=imbalance, seed=0, n_classes=N_CLASSES)
-
-
 def test_unknown_option_is_a_one_line_user_error():
-    from bench.errors import HybenchError
+    from hybench.errors import HybenchError
 
     with pytest.raises(HybenchError, match="no option.*C_typo"):
         create_model("pixels-logreg", imbalance="none", seed=0, n_classes=2, C_typo=1.0)

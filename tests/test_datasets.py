@@ -13,9 +13,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from bench.datasets import list_datasets, load_dataset, resize_images, to_channels
-from bench.datasets.medmnist import ZENODO_URL
-from bench.errors import HybenchError
+from hybench.data import list_datasets, load_dataset
+from hybench.data.medmnist import ZENODO_URL
+from hybench.data.transforms import resize_images, to_channels
+from hybench.errors import HybenchError
 from tests.conftest import PNEUMONIA_NPZ, requires_pneumonia
 
 RNG = np.random.default_rng(0)
@@ -357,3 +358,55 @@ def test_bad_options_raise_one_line_hybench_error(kwargs, expected):
     with pytest.raises(HybenchError) as excinfo:
         load_dataset(**kwargs)
     assert_one_line_error(excinfo, expected)
+
+
+def test_downloads_go_to_the_one_cache_root_that_cache_dir_names(tmp_path, monkeypatch,
+                                                                 no_data_dir):
+    fake = tmp_path / "fetched.npz"
+    write_medmnist_npz(fake)
+    paths = []
+    monkeypatch.setattr(pooch, "retrieve", lambda url, **kw: paths.append(kw["path"]) or fake)
+    load_dataset("pneumoniamnist", cache_dir=tmp_path / "flag-root")
+    load_dataset("pneumoniamnist")  # no flag: $HYBENCH_CACHE_DIR
+    assert paths == [tmp_path / "flag-root" / "datasets", tmp_path / "cache" / "datasets"]
+
+
+@pytest.fixture
+def loopback_server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving ``tmp_path / "served"``; stopped after the test."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def test_real_download_from_a_loopback_server_checks_the_md5(loopback_server, tmp_path,
+                                                             monkeypatch):
+    import hashlib
+
+    from hybench.data import DataPaths, medmnist
+
+    served, base = loopback_server
+    write_medmnist_npz(served / "pneumoniamnist.npz")
+    md5 = hashlib.md5((served / "pneumoniamnist.npz").read_bytes()).hexdigest()
+    monkeypatch.setattr(medmnist, "ZENODO_URL", base + "/{file}")
+    paths = DataPaths(data_dir=None, downloads=tmp_path / "root" / "datasets")
+    info = medmnist.MedMNISTInfo("pneumoniamnist", "test", ("normal", "pneumonia"),
+                                 (md5, "x", "x", "x"))
+    path = medmnist.fetch_medmnist(info, 28, paths)
+    assert path == tmp_path / "root" / "datasets" / "pneumoniamnist.npz" and path.is_file()
+    wrong = medmnist.MedMNISTInfo("breastmnist", "test", ("a", "b"), ("0" * 32, "x", "x", "x"))
+    (served / "breastmnist.npz").write_bytes(b"not the file the checksum names")
+    with pytest.raises(HybenchError, match="breastmnist.npz is not in DATA_DIR and downloading"):
+        medmnist.fetch_medmnist(wrong, 28, paths)
+    assert not (tmp_path / "root" / "datasets" / "breastmnist.npz").exists()

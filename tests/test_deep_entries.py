@@ -1,14 +1,14 @@
-"""Conformance of every CNN entry and the dense embedding head (one epoch on tiny images)."""
+"""Keras entries beyond the shared contract (tests/test_conformance.py): training history,
+imbalance handling, sizes and option errors (one epoch on tiny images)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.errors import HybenchError
-from models import NotApplicable, create_model, list_models, load_builtin_models
+from hybench.errors import HybenchError
+from hybench.models import create_model, list_models
 
-load_builtin_models()
 CNN_ENTRIES = list_models(family="cnn")
 TINY = {"epochs": 1, "batch_size": 8, "verbose": 0}
 N_CLASSES = 3
@@ -31,24 +31,12 @@ def test_cnn_entries_are_registered() -> None:
     assert {"seed000-cnn8", "seed002-cnn4", "seed004-cnn-bn", "resnet-small"} <= set(CNN_ENTRIES)
 
 
-@pytest.mark.parametrize("name", CNN_ENTRIES)
-def test_cnn_entry_fits_and_predicts(name: str, data) -> None:
-    estimator = create_model(name, imbalance="none", seed=0, n_classes=N_CLASSES, **TINY)
+def test_cnn_records_its_training_history(data) -> None:
+    estimator = create_model("seed000-cnn4", imbalance="none", seed=0, n_classes=N_CLASSES, **TINY)
     estimator.fit(*data["train"], validation_data=data["val"])
-    proba = estimator.predict_proba(data["test"][0])
-    assert proba.shape == (9, N_CLASSES)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-    assert (proba >= 0).all()
-    np.testing.assert_array_equal(proba, estimator.predict_proba(data["test"][0]))
     assert len(estimator.history_["loss"]) == 1
     assert {"val_loss", "val_pr_auc"} <= set(estimator.history_)
     assert estimator.n_params_ > 0
-
-
-@pytest.mark.parametrize("name", CNN_ENTRIES)
-def test_cnn_entries_refuse_smote(name: str) -> None:
-    with pytest.raises(NotApplicable, match="smote"):
-        create_model(name, imbalance="smote", seed=0, n_classes=N_CLASSES)
 
 
 @pytest.mark.filterwarnings("ignore:SMOTE k_neighbors lowered")
@@ -80,7 +68,7 @@ def test_oversampling_balances_training_rows_only(data) -> None:
 
 
 def test_class_weight_is_balanced() -> None:
-    from models.keras_estimator import balanced_class_weight
+    from hybench.models.keras_estimator import balanced_class_weight
 
     labels = np.array([0] * 6 + [1] * 3 + [2])
     weights = balanced_class_weight(labels, 3)

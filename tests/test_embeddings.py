@@ -8,10 +8,10 @@ import socket
 import numpy as np
 import pytest
 
-from bench.errors import HybenchError
-from features import get_feature
-from features.cache import FeatureCache
-from features.embeddings import BACKBONES, WeightsUnavailable, frozen_backbone
+from hybench.errors import HybenchError
+from hybench.features import get_feature
+from hybench.features.cache import FeatureCache
+from hybench.features.embeddings import BACKBONES, WeightsUnavailable, frozen_backbone
 from tests.conftest import MOBILENET_H5, requires_mobilenet
 
 SMALL = {"input_size": 32}
@@ -36,7 +36,7 @@ def keras_home(tmp_path, monkeypatch):
 
 
 def test_every_backbone_is_a_feature() -> None:
-    from features import list_features
+    from hybench.features import list_features
 
     assert {f"embed-{name}" for name in BACKBONES} <= set(list_features())
 
@@ -86,9 +86,7 @@ def test_embedding_cache_hits_on_second_call(tmp_path, images) -> None:
 
 
 def test_backbone_stays_frozen_while_the_head_trains(images) -> None:
-    from models import create_model, load_builtin_models
-
-    load_builtin_models()
+    from hybench.models import create_model
     feature = get_feature("embed-mobilenet-0.25", weights="none", **SMALL)
     backbone = frozen_backbone("mobilenet-0.25", 32, None)
     before = [w.copy() for w in backbone.get_weights()]
@@ -101,7 +99,7 @@ def test_backbone_stays_frozen_while_the_head_trains(images) -> None:
     for old, new in zip(before, backbone.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
     np.testing.assert_array_equal(embeddings, feature.transform(images))
-    assert feature.fn.n_params(**feature.params) == backbone.count_params() > 0
+    assert feature.n_parameters() == backbone.count_params() > 0
 
 
 @pytest.mark.parametrize(("backbone", "width"), [("mobilenetv2", 1280), ("efficientnetb0", 1280)])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from features import Feature, get_feature
-from features.cache import FeatureCache, default_cache_root
-from features.image import compute_features
+from hybench.features import Feature, FeatureSpec, get_feature
+from hybench.features.cache import FeatureCache, compute_features
+from hybench.storage import cache_root as default_cache_root
 
 RNG = np.random.default_rng(0)
 GRAY = RNG.integers(0, 256, size=(12, 28, 28, 1), dtype=np.uint8)
@@ -81,13 +82,13 @@ class CountingTransform:
 @pytest.fixture
 def counting() -> tuple[Feature, CountingTransform]:
     fn = CountingTransform()
-    return Feature("counting", fn, {"scale": 0.5}), fn
+    return Feature(FeatureSpec("counting", fn, {"scale": 0.5}), {"scale": 0.5}), fn
 
 
 def test_transform_can_opt_out_of_the_process_pool(counting):
     feature, fn = counting
-    fn.parallel = False
-    values = compute_features(feature, GRAY, n_jobs=2, batch_size=4)
+    in_process = Feature(dataclasses.replace(feature.spec, parallel=False), feature.params)
+    values = compute_features(in_process, GRAY, n_jobs=2, batch_size=4)
     assert fn.calls == 1  # one in-process call, not three pooled batches
     np.testing.assert_array_equal(values, GRAY.reshape(12, -1).astype(np.float32) * 0.5)
 
@@ -111,7 +112,7 @@ def test_cache_separates_datasets_and_params(tmp_path: Path, counting):
     cache = FeatureCache(tmp_path)
     cache.get_or_compute(feature, "fp-a", GRAY, n_jobs=1)
     _, _, hit_other_dataset = cache.get_or_compute(feature, "fp-b", GRAY, n_jobs=1)
-    doubled = Feature(feature.name, fn, {"scale": 1.0})
+    doubled = Feature(feature.spec, {"scale": 1.0})
     values, _, hit_other_params = cache.get_or_compute(doubled, "fp-a", GRAY, n_jobs=1)
     assert not hit_other_dataset and not hit_other_params and fn.calls == 3
     np.testing.assert_array_equal(values, GRAY.reshape(12, -1).astype(np.float32))

@@ -10,21 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import stats
-from bench.errors import HybenchError
-from bench.leaderboard import (
-    FORMATS,
-    HEADLINE,
-    cell_stats,
-    leaderboard_table,
-    not_run_table,
-    paired_table,
-    per_class_table,
-    render,
-    write_run_leaderboards,
-)
-from bench.records import read_records
-from bench.runs import load_runs
+from hybench.errors import HybenchError
+from hybench.report.leaderboard import build_leaderboard, leaderboard_table, not_run_table
+from hybench.report.render import FORMATS, render, write_run_leaderboards
+from hybench.results import statistics as stats
+from hybench.results.cell_stats import CELL_METRICS as HEADLINE
+from hybench.results.records import read_records
+from hybench.results.runs import load_runs
 
 ENTRIES = {("pixels-logreg", "none"), ("pixels-logreg", "class-weight"), ("hog-logreg", "none"),
            ("hog-logreg", "class-weight"), ("hog-knn", "none")}
@@ -64,7 +56,7 @@ def test_one_row_per_entry_with_seed_means_and_cis(runs):
 def test_point_estimates_agree_with_the_stored_record_metrics(runs):
     board = leaderboard_table(runs).set_index(["model", "imbalance"])
     for record in runs.ok:
-        cell = cell_stats(runs, record)
+        cell = runs.stats.get(record)
         for metric in stats.METRICS:
             assert cell.point[metric] == pytest.approx(record["metrics"][metric]), metric
     for (model, imbalance), row in board.iterrows():
@@ -97,7 +89,7 @@ def test_not_run_section_lists_status_and_reason(runs):
 
 def test_paired_comparison_against_the_leader(runs):
     board = leaderboard_table(runs)
-    paired = paired_table(runs)
+    paired = build_leaderboard(runs).paired
     leader = f"{board['model'][0]} / {board['imbalance'][0]}"
     assert len(paired) == len(board) - 1 and (paired["leader"] == leader).all()
     assert (paired["delta"] <= 1e-12).all()  # the leader has the best mean
@@ -107,7 +99,7 @@ def test_paired_comparison_against_the_leader(runs):
 
 
 def test_per_class_table_averages_the_records(runs):
-    table = per_class_table(runs)
+    table = build_leaderboard(runs).per_class
     assert len(table) == len(ENTRIES) * 3
     row = table[(table["model"] == "hog-logreg") & (table["imbalance"] == "none")
                 & (table["class"] == "healthy")].iloc[0]

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn import metrics as skm
 
-from bench.metrics import choose_threshold, score_metrics, threshold_metrics
+from hybench.results.metrics import choose_threshold, score_metrics, threshold_metrics
 
 
 def noisy_scores(labels, n_classes, seed=0, signal=1.5):

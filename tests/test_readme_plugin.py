@@ -3,18 +3,22 @@
 import re
 from pathlib import Path
 
-from bench.cli import main
-from bench.records import read_records
+from hybench.cli import main
+from hybench.results.records import read_records
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def readme_plugin_source() -> str:
+def readme_block(marker: str) -> str:
     text = README.read_text()
-    block = re.search(r"<!-- plugin-example -->\s*```python\n(.*?)```\s*<!-- /plugin-example -->",
-                      text, re.S)
-    assert block, "README lost its plugin example markers"
+    block = re.search(rf"<!-- {marker} -->\s*```python\n(.*?)```\s*<!-- /{marker} -->", text,
+                      re.S)
+    assert block, f"README lost its {marker} markers"
     return block.group(1)
+
+
+def readme_plugin_source() -> str:
+    return readme_block("plugin-example")
 
 
 def test_readme_plugin_example_registers_and_runs(tmp_path, capsys):
@@ -30,3 +34,9 @@ def test_readme_plugin_example_registers_and_runs(tmp_path, capsys):
     assert records["none"]["status"] == records["class-weight"]["status"] == "ok"
     assert records["smote"]["status"] == "not_applicable"
     assert records["none"]["metrics"]["balanced_accuracy"] > 0.34  # better than chance (3 classes)
+
+
+def test_readme_conformance_example_checks_the_plugin_entry(tmp_path, monkeypatch):
+    (tmp_path / "my_entries.py").write_text(readme_plugin_source())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_block("conformance-example"), "README conformance example", "exec"), {})

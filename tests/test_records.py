@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from bench.errors import HybenchError
-from bench.records import append_record, latest_by_cell, read_records
+from hybench.errors import HybenchError
+from hybench.results.records import append_record, latest_by_cell, read_records
 
 
 def test_append_and_read_back_numpy_values(tmp_path):

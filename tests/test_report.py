@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from bench.report import FIGURES, figure_id, write_report
-from bench.runs import load_runs
+from hybench.report.html_report import FIGURES, figure_id, write_report
+from hybench.results.runs import load_runs
 from tests.test_leaderboard import copy_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from bench.datasets.base import Dataset
-from bench.errors import HybenchError
-from bench.splits import SplitPlan, count_cross_split_duplicates, make_split_plan
+from hybench.data.dataset import Dataset
+from hybench.data.splits import SplitPlan, count_cross_split_duplicates, make_split_plan
+from hybench.errors import HybenchError
 
 
 def make_dataset(counts=(70, 25, 10), official=None, seed=0) -> Dataset:

@@ -5,9 +5,30 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 
-from bench import stats
-from bench.errors import HybenchError
-from bench.metrics import binary_predictions, score_metrics
+from hybench.errors import HybenchError
+from hybench.results import statistics as stats
+from hybench.results.metrics import score_metrics
+
+
+def metric_value(metric, labels, scores, *, threshold=None) -> float:
+    """One metric on all rows: a single weight row of ones."""
+    ones = np.ones((1, len(labels)))
+    return float(stats.metric_distribution(labels, scores, [metric], ones,
+                                           threshold=threshold)[metric][0])
+
+
+def bootstrap_ci(labels, scores, metric, n_resamples=1000, seed=0):
+    weights = stats.bootstrap_weights(len(labels), n_resamples, seed)
+    return stats.percentile_interval(
+        stats.metric_distribution(labels, scores, [metric], weights)[metric])
+
+
+def paired_bootstrap(labels, scores_a, scores_b, metric, n_resamples=1000, seed=0):
+    weights = stats.bootstrap_weights(len(labels), n_resamples, seed)
+    a, b = (stats.metric_distribution(labels, s, [metric], weights)[metric]
+            for s in (scores_a, scores_b))
+    delta = metric_value(metric, labels, scores_a) - metric_value(metric, labels, scores_b)
+    return stats.paired_summary(delta, a - b)
 
 
 def noisy_task(n: int, k: int, seed: int, ties: bool = False):
@@ -39,21 +60,20 @@ def test_metrics_agree_with_scikit_learn(k, ties):
             "pr_auc": (skm.average_precision_score(labels, scores[:, 1]) if k == 2
                        else skm.average_precision_score(truth, scores, average="macro")),
         }
-        functions = {"accuracy": stats.accuracy, "balanced_accuracy": stats.balanced_accuracy,
-                     "macro_f1": stats.macro_f1, "roc_auc": stats.roc_auc, "pr_auc": stats.pr_auc}
-        for name, fn in functions.items():
-            assert fn(labels, scores) == pytest.approx(expected[name], abs=1e-12), name
+        for name in stats.METRICS:
+            assert metric_value(name, labels, scores) == pytest.approx(expected[name],
+                                                                       abs=1e-12), name
         recorded = score_metrics(labels, scores, [str(c) for c in range(k)])["metrics"]
         for name in stats.METRICS:  # and with the runner's record metrics
-            assert stats.metric_value(name, labels, scores) == pytest.approx(recorded[name])
+            assert metric_value(name, labels, scores) == pytest.approx(recorded[name])
 
 
 def test_threshold_decisions_match_the_runner():
     labels, scores = noisy_task(200, 2, 3)
     for t in (0.2, 0.5, 0.8):
-        pred = binary_predictions(scores, t)
+        pred = (scores[:, 1] >= t).astype(int)
         np.testing.assert_array_equal(stats.predictions(scores, t), pred)
-        assert stats.metric_value("balanced_accuracy", labels, scores, threshold=t) == (
+        assert metric_value("balanced_accuracy", labels, scores, threshold=t) == (
             pytest.approx(skm.balanced_accuracy_score(labels, pred)))
 
 
@@ -65,18 +85,18 @@ def test_weighted_rows_equal_explicit_resamples():
     for b in range(len(weights)):
         rows = np.repeat(np.arange(80), weights[b].astype(int))
         for metric in metrics:
-            expected = stats.metric_value(metric, labels[rows], scores[rows])
+            expected = metric_value(metric, labels[rows], scores[rows])
             assert batch[metric][b] == pytest.approx(expected, abs=1e-9, nan_ok=True), metric
 
 
 def test_ci_contains_point_estimate_and_is_deterministic():
     labels, scores = noisy_task(150, 3, 11)
     for metric in (*stats.METRICS, "recall:0", "f1:1"):
-        point = stats.metric_value(metric, labels, scores)
-        low, high = stats.bootstrap_ci(labels, scores, metric, n_resamples=1000, seed=0)
+        point = metric_value(metric, labels, scores)
+        low, high = bootstrap_ci(labels, scores, metric, n_resamples=1000, seed=0)
         assert low <= point <= high and low < high, metric
-        assert stats.bootstrap_ci(labels, scores, metric, seed=0) == (low, high)
-    assert stats.bootstrap_ci(labels, scores, "accuracy", seed=1) != stats.bootstrap_ci(
+        assert bootstrap_ci(labels, scores, metric, seed=0) == (low, high)
+    assert bootstrap_ci(labels, scores, "accuracy", seed=1) != bootstrap_ci(
         labels, scores, "accuracy", seed=0)
 
 
@@ -84,16 +104,16 @@ def test_bootstrap_of_a_perfect_classifier_has_zero_width():
     labels, _ = noisy_task(90, 3, 2)
     perfect = np.eye(3)[labels] * 0.9 + 0.05
     for metric in stats.METRICS:
-        low, high = stats.bootstrap_ci(labels, perfect, metric)
+        low, high = bootstrap_ci(labels, perfect, metric)
         assert low == high == 1.0, metric
 
 
 def test_paired_bootstrap_identical_and_clearly_different_models():
     labels, good = noisy_task(300, 2, 4)
-    same = stats.paired_bootstrap(labels, good, good, "macro_f1")
+    same = paired_bootstrap(labels, good, good, "macro_f1")
     assert same == {"delta": 0.0, "low": 0.0, "high": 0.0, "p_value": 1.0}
     noise = np.random.default_rng(0).dirichlet([1, 1], size=300)
-    better = stats.paired_bootstrap(labels, good, noise, "roc_auc")
+    better = paired_bootstrap(labels, good, noise, "roc_auc")
     assert better["delta"] > 0 and better["low"] > 0 and better["p_value"] < 0.01
     assert better["low"] <= better["delta"] <= better["high"]
 
@@ -126,6 +146,6 @@ def test_mcnemar_matches_exact_binomial_and_chi_square():
 def test_bad_input_is_a_one_line_error():
     labels, scores = noisy_task(20, 2, 0)
     with pytest.raises(HybenchError, match="unknown metric 'auc'.*macro_f1"):
-        stats.bootstrap_ci(labels, scores, "auc")
+        bootstrap_ci(labels, scores, "auc")
     with pytest.raises(HybenchError, match="same test rows"):
         stats.mcnemar(labels, labels[:-1], labels)

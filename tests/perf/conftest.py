@@ -11,8 +11,8 @@ IMAGE_SIZE = 28
 
 @pytest.fixture(scope="session")
 def cxr():
-    """``N_IMAGES`` synthetic chest X-rays of 28 px (``bench.datasets.Dataset``), fixed seed."""
-    from bench.datasets import load_dataset
+    """``N_IMAGES`` synthetic chest X-rays of 28 px (``hybench.data.Dataset``), fixed seed."""
+    from hybench.data import load_dataset
 
     return load_dataset("synthetic-cxr", n=N_IMAGES, size=IMAGE_SIZE, seed=0)
 
@@ -32,6 +32,6 @@ def binary_labels(cxr) -> np.ndarray:
 @pytest.fixture(scope="session")
 def hog_rows(cxr_images: np.ndarray) -> np.ndarray:
     """Default HOG descriptors of :func:`cxr_images` (the classical entries' inputs)."""
-    from features import get_feature
+    from hybench.features import get_feature
 
     return get_feature("hog").transform(cxr_images)

@@ -13,9 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from features import get_feature
-from features.embeddings import BACKBONES
-from features.image import compute_features
+from hybench.features import get_feature
+from hybench.features.cache import compute_features
+from hybench.features.embeddings import BACKBONES
 from tests.conftest import MOBILENET_H5, REPO
 from tests.perf.conftest import IMAGE_SIZE, N_IMAGES
 
@@ -30,9 +30,7 @@ CNN_BATCHES = (1, 256)
 
 def new_model(name: str):
     """A fresh, unfitted binary entry."""
-    from models import create_model, load_builtin_models
-
-    load_builtin_models()
+    from hybench.models import create_model
     return create_model(name, imbalance="none", seed=0, n_classes=2)
 
 
@@ -125,9 +123,7 @@ def test_classical_predict_proba(benchmark, name: str, fitted_classical, hog_row
 @pytest.fixture(scope="module")
 def fitted_cnn(cxr_images, binary_labels):
     """``CNN_ENTRY`` after one epoch on ``CNN_TRAIN_ROWS`` images, traced for each batch size."""
-    from models import create_model, load_builtin_models
-
-    load_builtin_models()
+    from hybench.models import create_model
     estimator = create_model(CNN_ENTRY, imbalance="none", seed=0, n_classes=2, epochs=1,
                              batch_size=32)
     estimator.fit(cxr_images[:CNN_TRAIN_ROWS], binary_labels[:CNN_TRAIN_ROWS])

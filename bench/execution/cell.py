@@ -1,0 +1,172 @@
+"""One cell = (dataset, model entry, imbalance strategy, seed): fit, score, time, build the record.
+
+``run_cell`` executes inside an isolated child process; it reads the dataset, split and cached
+features from disk (memory-mapped) and returns the record dict.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+import hybench
+from hybench.data.splits import SplitPlan
+from hybench.execution.timing import measure_inference
+from hybench.results import metrics
+from hybench.results.records import SCHEMA_VERSION, cell_id
+
+INFERENCE_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything a child process needs to run one cell (picklable, paths instead of arrays)."""
+
+    dataset: str
+    dataset_fingerprint: str
+    class_names: tuple[str, ...]
+    model: str
+    imbalance: str
+    seed: int
+    images_path: Path
+    labels_path: Path
+    split_path: Path
+    split_fingerprint: str
+    feature_name: str
+    feature_params: dict
+    features_path: Path | None  # None: compute in the child (non-cacheable features)
+    feature_seconds: float
+    model_options: dict = field(default_factory=dict)
+    plugins: tuple[str, ...] = ()
+    threads: int = 1  # BLAS/OpenMP threads for this cell (cores / parallel jobs)
+    log_path: Path | None = None  # the child's stdout/stderr go here (TensorFlow is chatty)
+
+    @property
+    def cell_id(self) -> str:
+        return cell_id(self.dataset, self.model, self.imbalance, self.seed)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def finished_record(task: CellTask, status: str, reason: str) -> dict:
+    """The record of a cell that ended without results (not applicable, skipped, error, timeout)."""
+    record = base_record(task, status, reason)
+    record["finished_at"] = now_iso()
+    return record
+
+
+def base_record(task: CellTask, status: str, reason: str | None = None) -> dict:
+    """The record skeleton every status shares; metric fields null until filled."""
+    from hybench.models import get_model
+
+    spec = get_model(task.model)
+    return {
+        "schema": SCHEMA_VERSION,
+        "cell_id": task.cell_id,
+        "model": task.model,
+        "family": spec.family,
+        "features": task.feature_name,
+        "feature_params": task.feature_params,
+        "imbalance": task.imbalance,
+        "seed": task.seed,
+        "dataset": task.dataset,
+        "dataset_fingerprint": task.dataset_fingerprint,
+        "split_fingerprint": task.split_fingerprint,
+        "status": status,
+        "reason": reason,
+        "class_names": list(task.class_names),
+        "metrics": None,
+        "threshold": None,
+        "per_class": None,
+        "confusion_matrix": None,
+        "fit_seconds": None,
+        "feature_seconds": task.feature_seconds,
+        "predict_seconds": None,
+        "inference": None,
+        "n_parameters": None,
+        "serialized_bytes": None,
+        "history": None,
+        "weights": task.feature_params.get("weights"),
+        "test_labels": None,
+        "test_scores": None,
+        "started_at": now_iso(),
+        "finished_at": None,
+        "duration_seconds": None,
+        "hybench_version": hybench.__version__,
+    }
+
+
+def run_cell(task: CellTask) -> dict:
+    """Fit the entry on train rows, score val (threshold) and test once, time inference."""
+    from hybench.features import get_feature
+    from hybench.models import create_model, get_model, load_plugins
+    from hybench.models.introspection import count_parameters, serialized_size
+
+    started = time.perf_counter()
+    load_plugins(task.plugins)
+    spec = get_model(task.model)
+    record = base_record(task, "ok")
+    images = np.load(task.images_path, mmap_mode="r")
+    plan = SplitPlan.load(task.split_path)
+    feature = get_feature(task.feature_name, **task.feature_params)
+    train, val, test = _split_rows(task, images, plan, feature)
+    estimator = create_model(
+        task.model,
+        imbalance=task.imbalance,
+        seed=task.seed,
+        n_classes=len(task.class_names),
+        **task.model_options,
+    )
+    fit_kwargs = {"validation_data": val} if spec.needs_validation else {}
+    start = time.perf_counter()
+    estimator.fit(*train, **fit_kwargs)
+    record["fit_seconds"] = time.perf_counter() - start
+    record.update(_score(task, estimator, val, test))
+    record["inference"] = measure_inference(
+        lambda batch: estimator.predict_proba(feature.transform(batch)),
+        np.asarray(images[plan.test[:INFERENCE_IMAGES]]),
+        batch_size=INFERENCE_IMAGES,
+    )
+    record["n_parameters"] = count_parameters(estimator) + feature.n_parameters()
+    record["serialized_bytes"] = serialized_size(estimator)
+    record["history"] = getattr(estimator, "history_", None)
+    record["finished_at"] = now_iso()
+    record["duration_seconds"] = time.perf_counter() - started
+    return record
+
+
+Rows = tuple[np.ndarray, np.ndarray]
+
+
+def _split_rows(task: CellTask, images: np.ndarray, plan: SplitPlan, feature) -> list[Rows]:
+    """``(X, y)`` of the train, val and test rows: cached features, else computed here."""
+    labels = np.load(task.labels_path)
+    X = (
+        np.load(task.features_path, mmap_mode="r")
+        if task.features_path
+        else feature.transform(np.asarray(images))
+    )
+    return [(np.asarray(X[plan.indices(s)]), labels[plan.indices(s)])
+            for s in ("train", "val", "test")]
+
+
+def _score(task: CellTask, estimator, val: Rows, test: Rows) -> dict:
+    """Test metrics (argmax, and for binary tasks at the validation-chosen threshold)."""
+    start = time.perf_counter()
+    test_scores = np.asarray(estimator.predict_proba(test[0]), dtype=np.float64)
+    scored = {"predict_seconds": time.perf_counter() - start}
+    scored.update(metrics.score_metrics(test[1], test_scores, task.class_names))
+    if len(task.class_names) == 2:
+        val_scores = np.asarray(estimator.predict_proba(val[0]), dtype=np.float64)
+        scored["threshold"] = metrics.threshold_metrics(
+            val[1], val_scores, test[1], test_scores, task.class_names
+        )
+    scored["test_labels"] = test[1]
+    scored["test_scores"] = np.round(test_scores, 6)
+    return scored

@@ -1,0 +1,101 @@
+"""Execute a planned run: write the run directory, dispatch cells, append their records.
+
+Each finished cell is appended to ``records.jsonl`` at once, so a crash or Ctrl-C loses nothing.
+The driver is the only writer of the run directory; cells only return records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from hybench.data.splits import count_cross_split_duplicates
+from hybench.execution.cell import CellTask, finished_record, now_iso
+from hybench.execution.executor import Executor, LocalExecutor, Outcome
+from hybench.execution.planning import RunPlan
+from hybench.execution.provenance import git_commit, machine_info, package_versions
+from hybench.execution.tasks import TaskFactory
+from hybench.execution.timing import REFERENCE_WORKLOAD, reference_workload_seconds
+from hybench.storage import cache_root
+
+
+def execute(
+    plan: RunPlan,
+    *,
+    executor: Executor | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+) -> Path:
+    """Run every pending cell; returns the run directory's path."""
+    config, run_dir = plan.config, plan.run_dir
+    run_dir.splits_dir.mkdir(parents=True, exist_ok=True)
+    for (name, seed), split in plan.splits.items():
+        split.save(run_dir.split_path(name, seed))
+    static = {
+        "config": config.to_dict(),
+        "datasets": {name: dataset_info(plan, name) for name in plan.datasets},
+        "machine": machine_info(),
+        "packages": package_versions(),
+        "git": git_commit(),
+        "reference_workload": {"name": REFERENCE_WORKLOAD, "seconds": reference_workload_seconds()},
+    }
+    write_run_metadata(plan, static, {})
+
+    def finish(record: dict) -> None:
+        run_dir.append(record)
+        if on_progress:
+            on_progress(record)
+
+    factory = TaskFactory(plan, cache_root(config.cache_dir))
+    tasks: list[CellTask] = []
+    for cell in plan.pending:
+        task = factory.build(cell)
+        if isinstance(task, dict):
+            finish(task)
+        else:
+            tasks.append(task)
+    write_run_metadata(plan, static, factory.feature_log)
+
+    def on_result(task: CellTask, outcome: Outcome) -> None:
+        status, payload = outcome
+        finish(payload if status == "ok" else finished_record(task, status, str(payload)))
+
+    (executor or LocalExecutor(config.jobs, config.timeout)).run(tasks, on_result)
+    return run_dir.path
+
+
+def dataset_info(plan: RunPlan, name: str) -> dict:
+    """What ``run.json`` says of one dataset: source, fingerprints, class counts, splits."""
+    dataset = plan.datasets[name]
+    seeds = plan.config.seeds
+    return {
+        "source": dataset.source,
+        "dataset_fingerprint": dataset.fingerprint(),
+        "n_images": len(dataset.images),
+        "image_shape": list(dataset.image_shape),
+        "class_names": list(dataset.class_names),
+        "class_counts": np.bincount(dataset.labels, minlength=dataset.n_classes).tolist(),
+        "split_kind": {s: plan.splits[name, s].kind for s in seeds},
+        "split_sizes": {
+            s: {k: len(plan.splits[name, s].indices(k)) for k in ("train", "val", "test")}
+            for s in seeds
+        },
+        "split_fingerprints": {s: plan.splits[name, s].fingerprint() for s in seeds},
+        "cross_split_duplicates": {
+            s: count_cross_split_duplicates(dataset, plan.splits[name, s]) for s in seeds
+        },
+    }
+
+
+def write_run_metadata(plan: RunPlan, static: dict, feature_log: dict[str, dict]) -> None:
+    """(Re)write ``run.json``: ``static`` holds what does not change during the run."""
+    run_dir = plan.run_dir
+    created = run_dir.read_meta().get("created_at") if run_dir.has_meta() else None
+    run_dir.write_meta({
+        "created_at": created or now_iso(),
+        "updated_at": now_iso(),
+        **static,
+        "features": feature_log,
+        "cells": len(plan.cells),
+    })

@@ -1,0 +1,112 @@
+"""Feature registry: a named, parametrised transform from uint8 images ``(N, H, W, C)``.
+
+``fn(images, **params) -> np.ndarray`` of shape ``(N, ...)``; float32 for vectors. The identity
+feature ``image`` hands raw uint8 images to entries that preprocess inside the model (CNNs).
+What a feature can do (be cached, run in a process pool, resolve its params, count the
+parameters of a frozen network) is a field of its :class:`FeatureSpec`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hybench.errors import HybenchError
+from hybench.registry import Registry, origin_of
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A registered feature transform and its capabilities.
+
+    ``cacheable``: results may be stored on disk per dataset. ``parallel``: batches may run in a
+    process pool (False for transforms that parallelise themselves, e.g. a TensorFlow network).
+    ``resolve_params(params) -> params`` checks and completes params (e.g. a weights file hash);
+    ``count_params(**params) -> int`` counts the parameters of a frozen network.
+    """
+
+    name: str
+    fn: Callable[..., np.ndarray]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    cacheable: bool = True
+    parallel: bool = True
+    resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    count_params: Callable[..., int] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A feature transform bound to its parameters."""
+
+    spec: FeatureSpec
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def cacheable(self) -> bool:
+        return self.spec.cacheable
+
+    def key(self) -> str:
+        """Stable id of (name, params) for cache file names."""
+        blob = json.dumps({"name": self.name, "params": self.params}, sort_keys=True, default=str)
+        return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        return self.spec.fn(images, **self.params)
+
+    def n_parameters(self) -> int:
+        """Parameters of the frozen network behind the feature (0 for plain transforms)."""
+        count = self.spec.count_params
+        return int(count(**self.params)) if count is not None else 0
+
+
+FEATURES: Registry[FeatureSpec] = Registry(
+    "feature", builtins=("hybench.features.image", "hybench.features.embeddings")
+)
+
+
+def register_feature(
+    name: str,
+    *,
+    defaults: dict[str, Any] | None = None,
+    cacheable: bool = True,
+    parallel: bool = True,
+    resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    count_params: Callable[..., int] | None = None,
+):
+    """Register ``fn(images, **params)`` as feature ``name`` with default params."""
+
+    def decorator(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        doc = (fn.__doc__ or "").strip().splitlines()
+        spec = FeatureSpec(name, fn, dict(defaults or {}), cacheable, parallel, resolve_params,
+                           count_params, doc[0] if doc else "")
+        FEATURES.register(name, spec, origin=origin_of(fn))
+        return fn
+
+    return decorator
+
+
+def list_features(pattern: str = "*") -> list[str]:
+    return FEATURES.names(pattern)
+
+
+def get_feature(name: str, **params: Any) -> Feature:
+    """The feature ``name`` with its defaults overridden by ``params`` (unknown params rejected)."""
+    spec = FEATURES.get(name)
+    unknown = set(params) - set(spec.defaults)
+    if unknown:
+        raise HybenchError(
+            f"feature {name!r} has no parameter(s) {', '.join(sorted(unknown))}",
+            f"known parameters: {', '.join(sorted(spec.defaults)) or 'none'}",
+        )
+    merged = {**spec.defaults, **params}
+    return Feature(spec, spec.resolve_params(merged) if spec.resolve_params else merged)
