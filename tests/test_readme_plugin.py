@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from hybench.cli import main
 from hybench.results.records import read_records
 
@@ -21,9 +23,16 @@ def readme_plugin_source() -> str:
     return readme_block("plugin-example")
 
 
-def test_readme_plugin_example_registers_and_runs(tmp_path, capsys):
-    plugin = tmp_path / "my_entries.py"
-    plugin.write_text(readme_plugin_source())
+@pytest.fixture(scope="module")
+def plugin_dir(tmp_path_factory) -> Path:
+    """One folder holding the README's my_entries.py (one file, so one origin per entry name)."""
+    folder = tmp_path_factory.mktemp("plugin")
+    (folder / "my_entries.py").write_text(readme_plugin_source())
+    return folder
+
+
+def test_readme_plugin_example_registers_and_runs(plugin_dir, tmp_path, capsys):
+    plugin = plugin_dir / "my_entries.py"
     assert len(readme_plugin_source().strip().splitlines()) <= 12
     assert main(["models", "hog-*", "--plugins", str(plugin)]) == 0
     assert "hog-extratrees" in capsys.readouterr().out
@@ -36,7 +45,6 @@ def test_readme_plugin_example_registers_and_runs(tmp_path, capsys):
     assert records["none"]["metrics"]["balanced_accuracy"] > 0.34  # better than chance (3 classes)
 
 
-def test_readme_conformance_example_checks_the_plugin_entry(tmp_path, monkeypatch):
-    (tmp_path / "my_entries.py").write_text(readme_plugin_source())
-    monkeypatch.chdir(tmp_path)
+def test_readme_conformance_example_checks_the_plugin_entry(plugin_dir, monkeypatch):
+    monkeypatch.chdir(plugin_dir)
     exec(compile(readme_block("conformance-example"), "README conformance example", "exec"), {})
