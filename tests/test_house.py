@@ -38,6 +38,16 @@ def test_public_api_at_the_top():
     assert hybench.get_model("hog-logreg").family == "classical"
 
 
+def test_importing_hybench_and_its_cli_loads_no_heavy_library():
+    code = ("import sys, hybench, hybench.cli\n"
+            "heavy = [m for m in ('skimage', 'sklearn', 'tensorflow', 'keras', 'pandas')\n"
+            "         if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
+
+
 def test_a_working_directory_with_its_own_models_features_and_bench_does_not_shadow(tmp_path):
     """A notebook's folder puts itself first on sys.path; hybench must not import from it."""
     for name in ("models.py", "bench.py", "features/__init__.py"):
