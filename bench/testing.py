@@ -64,8 +64,8 @@ def check_entry(name: str, **options: Any) -> None:
 
 
 def check_fit_predict(name: str, imbalance: str, **options: Any) -> None:
-    """Fit on the imbalanced training rows; probabilities on held-out rows are well-formed; with
-    the same seed a deterministic entry predicts exactly the same again."""
+    """Fit on the imbalanced training rows; probabilities on held-out rows are well-formed and the
+    same when asked twice; with the same seed a deterministic entry predicts the same again."""
     spec = get_model(name)
     X, y = entry_data(name)
     X_val, y_val = entry_data(name, counts=HELD_OUT_COUNTS, seed=2)
@@ -73,24 +73,29 @@ def check_fit_predict(name: str, imbalance: str, **options: Any) -> None:
     options = {**(KERAS_OPTIONS if spec.family in KERAS_FAMILIES else {}), **options}
     where = f"{name} / {imbalance}"
 
-    def fitted_probabilities() -> np.ndarray:
+    def fitted() -> Any:
         model = create_model(name, imbalance=imbalance, seed=7, n_classes=N_CLASSES, **options)
         if spec.family == "classical":
             _check_sklearn_classifier(model, where)
         fit_kwargs = {"validation_data": (X_val, y_val)} if spec.needs_validation else {}
         model.fit(X, y, **fit_kwargs)
+        return model
+
+    def probabilities(model: Any) -> np.ndarray:
         return np.asarray(model.predict_proba(X_new), dtype=np.float64)
 
-    proba = fitted_probabilities()
+    model = fitted()
+    proba = probabilities(model)
     assert proba.shape == (len(X_new), N_CLASSES), (
         f"{where}: predict_proba gave shape {proba.shape}, expected {(len(X_new), N_CLASSES)}")
     assert np.isfinite(proba).all() and (proba >= 0).all(), (
         f"{where}: probabilities must be finite and non-negative")
     worst = float(np.abs(proba.sum(axis=1) - 1).max())
     assert worst <= ROW_SUM_TOLERANCE, f"{where}: probability rows sum to 1 ± {worst:.2g}"
+    assert np.array_equal(probabilities(model), proba), (
+        f"{where}: the same fitted model predicted different probabilities twice")
     if spec.deterministic:
-        again = fitted_probabilities()
-        assert np.array_equal(again, proba), (
+        assert np.array_equal(probabilities(fitted()), proba), (
             f"{where}: declared deterministic, but the same seed gave different probabilities")
 
 
