@@ -46,7 +46,7 @@ class Registry(Generic[T]):
         self._loaded = False
 
     def register(self, name: str, item: T, *, origin: str) -> None:
-        """Add ``item`` under ``name``; ``origin`` (``module.qualname``) identifies its source."""
+        """Add ``item`` under ``name``; ``origin`` (:func:`origin_of`) identifies its source."""
         self._ensure_loaded()
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise HybenchError(

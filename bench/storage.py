@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -39,8 +39,9 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise HybenchError(f"output folder {path.parent} does not exist", "create it first")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:  # mode 0o666 less the umask, as a plain open() would give (mkstemp gives 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise _write_error(path, exc) from exc
     try:

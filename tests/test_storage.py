@@ -33,6 +33,17 @@ def test_an_os_error_is_one_line_and_leaves_no_temp_file(tmp_path):
         write_text_atomic(tmp_path / "missing" / "x.md", "x")
 
 
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "run.json", "{}")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_arrays_and_text_round_trip(tmp_path):
     save_npy_atomic(tmp_path / "deep" / "a.npy", np.arange(5))
     np.testing.assert_array_equal(np.load(tmp_path / "deep" / "a.npy"), np.arange(5))
