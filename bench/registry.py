@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 import importlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -92,9 +92,6 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         self._ensure_loaded()
         return name in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
 
     def _suggestion(self, name: str) -> str:
         close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.6)

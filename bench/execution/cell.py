@@ -152,8 +152,8 @@ def _split_rows(task: CellTask, images: np.ndarray, plan: SplitPlan, feature) ->
         if task.features_path
         else feature.transform(np.asarray(images))
     )
-    return [(np.asarray(X[plan.indices(s)]), labels[plan.indices(s)])
-            for s in ("train", "val", "test")]
+    splits = (plan.indices(s) for s in ("train", "val", "test"))
+    return [(np.asarray(X[idx]), labels[idx]) for idx in splits]
 
 
 def _score(task: CellTask, estimator, val: Rows, test: Rows) -> dict:

@@ -41,7 +41,7 @@ def _label(row: pd.Series) -> str:
 
 def _dataset_figures(runs: RunSet, board: pd.DataFrame, per_class: pd.DataFrame,
                      dataset: str, decision: str, top_k: int) -> list[str]:
-    groups = runs.entries()
+    groups = runs.entries
     keys = list(board[list(ENTRY)].itertuples(index=False, name=None))
     labels = [_label(row) for _, row in board.iterrows()]
     first = groups[keys[0]][0]

@@ -15,10 +15,10 @@ import pandas as pd
 
 from hybench.errors import HybenchError
 from hybench.report.paired import paired_table
-from hybench.results import statistics
 from hybench.results.cell_stats import CELL_METRICS, CONFIDENCE
 from hybench.results.records import DECISIONS, decision_part
 from hybench.results.runs import ENTRY, RunSet
+from hybench.results.statistics import finite_mean, finite_std, percentile_interval
 
 SORT_KEYS = (*CELL_METRICS, "fit_seconds", "images_per_second", "n_parameters")
 ASCENDING = ("fit_seconds", "n_parameters")  # smaller is better
@@ -74,27 +74,26 @@ def _entry_row(runs: RunSet, records: list[dict], decision: str) -> dict:
         seeds=",".join(str(r["seed"]) for r in records),
         n_seeds=len(records),
         decision=cells[0].decision,
-        threshold=statistics.finite_mean(c.threshold for c in cells),
+        threshold=finite_mean(c.threshold for c in cells),
         test_n=len(first["test_labels"]),
         n_classes=len(first["class_names"]),
         rarest_class=first["class_names"][cells[0].rarest],
     )
     for metric in CELL_METRICS:
         values = [c.point[metric] for c in cells]
-        row[metric] = statistics.finite_mean(values)
-        row[f"{metric}_std"] = statistics.finite_std(values)
+        row[metric] = finite_mean(values)
+        row[f"{metric}_std"] = finite_std(values)
         seed_mean = np.mean([c.resampled[metric] for c in cells], axis=0)
-        low, high = statistics.percentile_interval(seed_mean, CONFIDENCE)
+        low, high = percentile_interval(seed_mean, CONFIDENCE)
         row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
-    mean = statistics.finite_mean
-    row["accuracy_argmax"] = mean(runs.stats.get(r).point["accuracy"] for r in records)
+    row["accuracy_argmax"] = finite_mean(runs.stats.get(r).point["accuracy"] for r in records)
     row["accuracy_val_threshold"] = (
-        mean(runs.stats.get(r, "val-threshold").point["accuracy"] for r in records
-              if r.get("threshold"))
+        finite_mean(runs.stats.get(r, "val-threshold").point["accuracy"] for r in records
+                    if r.get("threshold"))
         if len(first["class_names"]) == 2 else math.nan
     )
-    row["fit_seconds"] = statistics.finite_mean(r.get("fit_seconds") for r in records)
-    row["images_per_second"] = statistics.finite_mean(
+    row["fit_seconds"] = finite_mean(r.get("fit_seconds") for r in records)
+    row["images_per_second"] = finite_mean(
         (r.get("inference") or {}).get("images_per_second") for r in records
     )
     row["n_parameters"] = next((r["n_parameters"] for r in records if r.get("n_parameters")), None)
@@ -111,7 +110,7 @@ def leaderboard_table(
     """
     check_choice(sort_by, SORT_KEYS, "sort metric")
     check_choice(decision, DECISIONS, "decision")
-    rows = [_entry_row(runs, records, decision) for records in runs.entries().values()]
+    rows = [_entry_row(runs, records, decision) for records in runs.entries.values()]
     if not rows:
         return pd.DataFrame(columns=[*ENTRY, *CELL_METRICS])
     return ranked(pd.DataFrame(rows), sort_by, runs.datasets)
@@ -146,7 +145,7 @@ def not_run_table(runs: RunSet) -> pd.DataFrame:
 def per_class_table(runs: RunSet, board: pd.DataFrame, decision: str = "argmax") -> pd.DataFrame:
     """Entries × classes (long form) in ``board`` order: precision, recall, F1 and support, means
     over seeds."""
-    groups = runs.entries()
+    groups = runs.entries
     rows = []
     for entry in board[list(ENTRY)].itertuples(index=False, name=None):
         per_seed = [
@@ -157,7 +156,7 @@ def per_class_table(runs: RunSet, board: pd.DataFrame, decision: str = "argmax")
             rows.append({
                 **dict(zip(ENTRY, entry, strict=True)),
                 "class": item["class"],
-                **{k: statistics.finite_mean(seed[c][k] for seed in per_seed)
+                **{k: finite_mean(seed[c][k] for seed in per_seed)
                    for k in ("precision", "recall", "f1", "support")},
             })
     columns = [*ENTRY, "class", "precision", "recall", "f1", "support"]

@@ -18,7 +18,7 @@ def paired_table(runs: RunSet, board: pd.DataFrame, metric: str, decision: str) 
     ``delta`` = entry − leader, mean over common seeds; CI and p from a paired bootstrap (same
     resamples for both, metric averaged over seeds). McNemar pools the decisions of all seeds.
     """
-    groups = runs.entries()
+    groups = runs.entries
     rows = []
     for _, part in board.groupby("dataset", sort=False):
         keys = list(part[list(ENTRY)].itertuples(index=False, name=None))

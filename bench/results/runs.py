@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from hybench.errors import HybenchError
@@ -48,8 +49,9 @@ class RunSet:
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(r["dataset"] for r in self.records))
 
+    @cached_property
     def entries(self) -> dict[tuple[str, str, str], list[dict]]:
-        """Ok records grouped by (dataset, model, imbalance), seeds ascending."""
+        """Ok records grouped by (dataset, model, imbalance), seeds ascending (grouped once)."""
         groups: dict[tuple[str, str, str], list[dict]] = {}
         for record in sorted(self.ok, key=lambda r: int(r["seed"])):
             groups.setdefault(tuple(record[k] for k in ENTRY), []).append(record)
