@@ -44,6 +44,22 @@ def _flatten(values: list[list[str]] | None) -> list[str] | None:
     return None if values is None else [v for group in values for v in group]
 
 
+def _add_ranking_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sort-by", default="macro_f1", help="metric to sort by")
+    parser.add_argument("--decision", default="argmax",
+                        help="argmax | val-threshold (binary: threshold chosen on validation)")
+    parser.add_argument("--select-on", default="val",
+                        help="val | test: the split whose metric ranks entries and picks the "
+                             "reference (default val: the test set chooses nothing)")
+    parser.add_argument("--reference", metavar="MODEL[/IMBALANCE]",
+                        help="compare every entry with this one instead of the best")
+
+
+def _ranking_kwargs(args: argparse.Namespace) -> dict:
+    return {"sort_by": args.sort_by, "decision": args.decision, "select_on": args.select_on,
+            "reference": args.reference}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,12 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", help="re-render tables from stored records")
     board.add_argument("run_dirs", nargs="+", type=Path)
     board.add_argument("--format", default="md", help="md | csv | html | json | latex")
-    board.add_argument("--sort-by", default="macro_f1", help="metric to sort by")
     board.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    _add_ranking_options(board)
 
     report = sub.add_parser("report", help="self-contained HTML report from stored records")
     report.add_argument("run_dirs", nargs="+", type=Path)
     report.add_argument("-o", "--output", type=Path, required=True)
+    _add_ranking_options(report)
 
     compare = sub.add_parser("compare", help="regression gate: exit 1 when NEW regresses")
     compare.add_argument("baseline", type=Path)
@@ -157,7 +174,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from hybench.results.runs import load_runs
     from hybench.storage import write_text_atomic
 
-    text = render(load_runs(args.run_dirs), args.format, sort_by=args.sort_by)
+    text = render(load_runs(args.run_dirs), args.format, **_ranking_kwargs(args))
     if args.output:
         write_text_atomic(args.output, text)
     else:
@@ -169,7 +186,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hybench.report.html_report import write_report
     from hybench.results.runs import load_runs
 
-    write_report(load_runs(args.run_dirs), args.output)
+    write_report(load_runs(args.run_dirs), args.output, **_ranking_kwargs(args))
     print(f"wrote {args.output}")
     return 0
 

@@ -5,6 +5,8 @@ generated images (three imbalanced classes), with every imbalance strategy it su
 checks ``predict_proba`` shapes and row sums, determinism where the entry promises it, and that
 unsupported strategies raise :class:`~hybench.models.NotApplicable`. No file or network is needed:
 backbone embeddings use random weights at the smallest input size, Keras entries train one epoch.
+:func:`check_imbalance_direction` checks that ``class-weight`` and ``smote`` move predictions
+toward the minority class (an entry that cannot honour a strategy must not claim it).
 A failed check raises ``AssertionError`` naming the entry, the strategy and what broke.
 
     from hybench.testing import check_entry
@@ -29,33 +31,47 @@ SMALL_FEATURE_PARAMS = {"weights": "none", "input_size": 32}  # backbone embeddi
 KERAS_OPTIONS = {"epochs": 1, "batch_size": 32, "patience": 1}
 KERAS_FAMILIES = ("cnn", "backbone")  # families whose factories take Keras training options
 ROW_SUM_TOLERANCE = 1e-5  # Keras predicts in float32
+BAR = 120  # grey levels a class's bar adds to the noise: the classes are easy to tell apart
+REBALANCING = ("class-weight", "smote")  # strategies that must move predictions to the minority
+# check_imbalance_direction: binary at 5:1 with faint bars, so the classes overlap and the prior
+# matters; Keras entries train one epoch of 24 steps (40 after SMOTE) without validation data,
+# so no early stopping picks an epoch
+DIRECTION_TRAIN_COUNTS = (80, 16)
+DIRECTION_HELD_OUT_COUNTS = (30, 30)
+DIRECTION_BAR = 10
+DIRECTION_KERAS_OPTIONS = {"epochs": 1, "batch_size": 4}
+MIN_MINORITY_SHIFT = 0.02  # rise of the mean P(minority) over ``none`` (smallest seen: 0.045)
 
 
-def tiny_images(counts: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy 16x16 grayscale images whose bright bar's position and angle depend on the class."""
+def tiny_images(
+    counts: tuple[int, ...], seed: int, bar: float = BAR
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy 16x16 grayscale images whose bar (``bar`` grey levels brighter than the noise around
+    it) has a position and angle that depend on the class."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(len(counts)), counts)
     images = rng.normal(60, 25, size=(len(labels), SIDE, SIDE))
     for i, label in enumerate(labels):
         row = 3 + 4 * label + rng.integers(-1, 2)
         if label == 1:
-            images[i, :, row : row + 3] += 120  # vertical bar
+            images[i, :, row : row + 3] += bar  # vertical bar
         else:
-            images[i, row : row + 3, :] += 120  # horizontal bar
+            images[i, row : row + 3, :] += bar  # horizontal bar
     return np.clip(images, 0, 255).astype(np.uint8)[..., None], labels
 
 
 def entry_data(
-    name: str, counts: tuple[int, ...] = TRAIN_COUNTS, seed: int = 0
+    name: str, counts: tuple[int, ...] = TRAIN_COUNTS, seed: int = 0, bar: float = BAR
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)``: tiny images through the entry's feature (embeddings: random weights)."""
     spec = get_model(name)
     params = _small_params(spec.features, dict(spec.feature_params))
-    return _featurised(spec.features, tuple(sorted(params.items())), counts, seed)
+    return _featurised(spec.features, tuple(sorted(params.items())), counts, seed, bar)
 
 
 def check_entry(name: str, **options: Any) -> None:
-    """Every check for entry ``name`` (``options`` go to its factory, e.g. ``C=0.1``)."""
+    """Every contract check for entry ``name`` (``options`` go to its factory, e.g. ``C=0.1``);
+    :func:`check_imbalance_direction` is separate (it fits each strategy on its own fixture)."""
     for strategy in IMBALANCE_STRATEGIES:
         if get_model(name).supports(strategy):
             check_fit_predict(name, strategy, **options)
@@ -99,6 +115,23 @@ def check_fit_predict(name: str, imbalance: str, **options: Any) -> None:
             f"{where}: declared deterministic, but the same seed gave different probabilities")
 
 
+def check_imbalance_direction(name: str, imbalance: str) -> None:
+    """A rebalancing strategy moves predictions toward the minority class: fitted on faint-bar
+    binary images at 5:1, the mean predicted probability of the minority class on balanced
+    held-out rows is at least ``MIN_MINORITY_SHIFT`` above that of ``none`` with the same seed."""
+    before, after = _minority_probability(name, "none"), _minority_probability(name, imbalance)
+    assert after >= before + MIN_MINORITY_SHIFT, (
+        f"{name} / {imbalance}: mean P(minority) {after:.3f}, {before:.3f} with 'none'; the "
+        f"strategy must raise it by >= {MIN_MINORITY_SHIFT} or be declared not applicable")
+
+
+def imbalance_direction_cases(pattern: str = "*") -> list[tuple[str, str]]:
+    """``(entry, strategy)`` for every rebalancing strategy claimed by an entry matching
+    ``pattern``: the pytest parametrisation of :func:`check_imbalance_direction`."""
+    return [(name, s) for name in list_models(pattern) for s in REBALANCING
+            if get_model(name).supports(s)]
+
+
 def check_not_applicable(name: str, imbalance: str) -> None:
     """An unsupported strategy raises ``NotApplicable`` naming it (never silently replaced)."""
     try:
@@ -123,6 +156,17 @@ def check_case(name: str, imbalance: str) -> None:
         check_not_applicable(name, imbalance)
 
 
+@functools.lru_cache(maxsize=4)  # ``none`` is the baseline of both rebalancing strategies
+def _minority_probability(name: str, imbalance: str) -> float:
+    spec = get_model(name)
+    X, y = entry_data(name, counts=DIRECTION_TRAIN_COUNTS, bar=DIRECTION_BAR)
+    X_new, _ = entry_data(name, counts=DIRECTION_HELD_OUT_COUNTS, seed=1, bar=DIRECTION_BAR)
+    options = DIRECTION_KERAS_OPTIONS if spec.family in KERAS_FAMILIES else {}
+    model = create_model(name, imbalance=imbalance, seed=7, n_classes=2, **options)
+    proba = np.asarray(model.fit(X, y).predict_proba(X_new), dtype=np.float64)
+    return float(proba[:, int(np.argmin(DIRECTION_TRAIN_COUNTS))].mean())
+
+
 def _check_sklearn_classifier(model: Any, where: str) -> None:
     from sklearn.base import clone, is_classifier
 
@@ -137,8 +181,8 @@ def _small_params(feature: str, params: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _featurised(feature: str, params: tuple, counts: tuple[int, ...], seed: int):
-    images, labels = tiny_images(counts, seed)
+def _featurised(feature: str, params: tuple, counts: tuple[int, ...], seed: int, bar: float):
+    images, labels = tiny_images(counts, seed, bar)
     if feature.startswith("embed-"):
         import keras
 

@@ -27,8 +27,7 @@ from hybench.errors import HybenchError, ResourceUnavailable
 from hybench.features.registry import register_feature
 
 MIN_INPUT_SIZE = 32
-# Chosen on the PneumoniaMNIST validation split with MobileNet-0.25 (32/64/96/128/160/224).
-DEFAULT_INPUT_SIZE = 96
+DEFAULT_INPUT_SIZE = 96  # a fixed default (not tuned by any committed command)
 MAX_INPUT_SIZE = 1024
 EMBED_BATCH = 64
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
@@ -239,6 +238,7 @@ def _register(backbone: str) -> None:
         f"embed-{backbone}",
         defaults={"input_size": spec.default_size, "weights": "imagenet", "weights_sha256": None},
         parallel=False,  # one process runs the network batch by batch
+        libraries=("numpy", "keras", "tensorflow"),
         resolve_params=resolve_params,
         count_params=count_params,
     )(feature)

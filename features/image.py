@@ -23,7 +23,7 @@ HOG_DEFAULTS = {
 }
 
 
-@register_feature("hog", defaults=HOG_DEFAULTS)
+@register_feature("hog", defaults=HOG_DEFAULTS, libraries=("numpy", "scikit-image"))
 def hog(
     images: np.ndarray,
     *,

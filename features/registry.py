@@ -9,9 +9,13 @@ parameters of a frozen network) is a field of its :class:`FeatureSpec`.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,7 @@ class FeatureSpec:
     process pool (False for transforms that parallelise themselves, e.g. a TensorFlow network).
     ``resolve_params(params) -> params`` checks and completes params (e.g. a weights file hash);
     ``count_params(**params) -> int`` counts the parameters of a frozen network.
+    ``libraries``: distributions whose versions change the output (part of the cache key).
     """
 
     name: str
@@ -38,6 +43,7 @@ class FeatureSpec:
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     count_params: Callable[..., int] | None = None
     description: str = ""
+    libraries: tuple[str, ...] = ("numpy",)
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,13 @@ class Feature:
         return self.spec.cacheable
 
     def key(self) -> str:
-        """Stable id of (name, params) for cache file names."""
-        blob = json.dumps({"name": self.name, "params": self.params}, sort_keys=True, default=str)
+        """Cache file id of everything that determines the output: name, params, the source of the
+        module defining the transform, and the versions of the libraries it uses."""
+        blob = json.dumps(
+            {"name": self.name, "params": self.params, "code": code_hash(self.spec.fn),
+             "libraries": {name: _version(name) for name in self.spec.libraries}},
+            sort_keys=True, default=str,
+        )
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
     def transform(self, images: np.ndarray) -> np.ndarray:
@@ -67,6 +78,28 @@ class Feature:
         """Parameters of the frozen network behind the feature (0 for plain transforms)."""
         count = self.spec.count_params
         return int(count(**self.params)) if count is not None else 0
+
+
+def code_hash(fn: Callable[..., Any]) -> str:
+    """Hash of the source file defining ``fn`` (any edit there invalidates cached features)."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn)
+    try:
+        path = inspect.getsourcefile(target)
+    except (TypeError, OSError):  # built-in or interactively defined: its name only
+        path = None
+    return _file_hash(path) if path else f"{target.__module__}.{target.__qualname__}"
+
+
+@cache
+def _file_hash(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 FEATURES: Registry[FeatureSpec] = Registry(
@@ -82,13 +115,15 @@ def register_feature(
     parallel: bool = True,
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     count_params: Callable[..., int] | None = None,
+    libraries: tuple[str, ...] = ("numpy",),
 ):
-    """Register ``fn(images, **params)`` as feature ``name`` with default params."""
+    """Register ``fn(images, **params)`` as feature ``name`` with default params; ``libraries``
+    name the distributions whose versions change its output."""
 
     def decorator(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         doc = (fn.__doc__ or "").strip().splitlines()
         spec = FeatureSpec(name, fn, dict(defaults or {}), cacheable, parallel, resolve_params,
-                           count_params, doc[0] if doc else "")
+                           count_params, doc[0] if doc else "", tuple(libraries))
         FEATURES.register(name, spec, origin=origin_of(fn))
         return fn
 

@@ -3,9 +3,16 @@
 Every entry returns an imbalanced-learn ``Pipeline`` of ``[scale] -> [smote] -> classifier``:
 scale-sensitive classifiers get a ``StandardScaler``; the ``smote`` strategy inserts
 ``AdaptiveSMOTE`` so synthetic rows are only ever made from training rows; ``class-weight``
-uses ``class_weight="balanced"`` (or balanced sample weights for XGBoost). ``**options``
-override the classifier's hyperparameters, e.g. ``C=0.1`` or ``n_estimators=500``.
-Defaults were tuned on the PneumoniaMNIST validation split.
+uses ``class_weight="balanced"`` (or balanced sample weights for XGBoost).
+
+The SVMs are Platt-calibrated by ``BalancedCalibratedClassifierCV``, whose sigmoid would
+otherwise learn the training prior back: with ``class-weight``, balanced sample weights fit
+both the SVM and the sigmoid; with ``smote``, SMOTE moves inside the calibrator (the calibrated
+estimator is ``AdaptiveSMOTE -> svm``, so each calibration fold resamples only its own training
+part) and the sigmoid is fitted on the real held-out rows with balanced weights.
+
+``**options`` override the classifier's hyperparameters, e.g. ``C=0.1`` or ``n_estimators=500``;
+without them every classifier uses the fixed defaults below.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ from typing import Any
 
 from imblearn.pipeline import Pipeline
 from sklearn.base import BaseEstimator
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
@@ -26,6 +32,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from xgboost import XGBClassifier
 
 from hybench.errors import HybenchError
+from hybench.models.calibration import BalancedCalibratedClassifierCV
 from hybench.models.registry import register_model
 from hybench.models.samplers import AdaptiveSMOTE
 
@@ -65,14 +72,24 @@ def logistic_regression(imbalance: str, seed: int, n_classes: int, options: dict
     return _with_options(estimator, options)
 
 
+def _calibrated(
+    svm: BaseEstimator, imbalance: str, seed: int, **calibration: Any
+) -> BalancedCalibratedClassifierCV:
+    """Platt-calibrated ``svm`` honouring ``imbalance`` in the SVM and in the calibrator."""
+    estimator = svm
+    if imbalance == "smote":
+        estimator = Pipeline([("smote", AdaptiveSMOTE(random_state=seed)), ("svm", svm)])
+    return BalancedCalibratedClassifierCV(estimator, balanced=imbalance != "none", **calibration)
+
+
 def linear_svm(imbalance: str, seed: int, n_classes: int, options: dict) -> BaseEstimator:
-    svm = LinearSVC(C=0.001, class_weight=_class_weight(imbalance), random_state=seed)
-    return CalibratedClassifierCV(_with_options(svm, options), cv=3)
+    svm = LinearSVC(C=0.001, random_state=seed)
+    return _calibrated(_with_options(svm, options), imbalance, seed, cv=3)
 
 
 def rbf_svm(imbalance: str, seed: int, n_classes: int, options: dict) -> BaseEstimator:
-    svm = SVC(C=3.0, class_weight=_class_weight(imbalance), random_state=seed)
-    return CalibratedClassifierCV(_with_options(svm, options), cv=5, ensemble=False)
+    svm = SVC(C=3.0, random_state=seed)
+    return _calibrated(_with_options(svm, options), imbalance, seed, cv=5, ensemble=False)
 
 
 def random_forest(imbalance: str, seed: int, n_classes: int, options: dict) -> BaseEstimator:
@@ -104,15 +121,17 @@ def nearest_neighbours(imbalance: str, seed: int, n_classes: int, options: dict)
 
 @dataclass(frozen=True)
 class Classifier:
-    """How to build one classifier and whether it needs standardised inputs."""
+    """How to build one classifier, whether it needs standardised inputs, and whether it applies
+    SMOTE itself (inside its calibration folds) rather than after the scaler."""
 
     build: Callable[[str, int, int, dict[str, Any]], BaseEstimator]
     scale: bool
+    smote_inside: bool = False
 
 
 LOGREG = Classifier(logistic_regression, scale=True)
-LINSVM = Classifier(linear_svm, scale=True)
-RBFSVM = Classifier(rbf_svm, scale=True)
+LINSVM = Classifier(linear_svm, scale=True, smote_inside=True)
+RBFSVM = Classifier(rbf_svm, scale=True, smote_inside=True)
 RF = Classifier(random_forest, scale=False)
 XGB = Classifier(gradient_boosting, scale=False)
 KNN = Classifier(nearest_neighbours, scale=True)
@@ -121,11 +140,12 @@ KNN = Classifier(nearest_neighbours, scale=True)
 def build_pipeline(
     classifier: Classifier, /, *, imbalance: str, seed: int, n_classes: int, **options: Any
 ) -> Pipeline:
-    """``[StandardScaler] -> [AdaptiveSMOTE] -> classifier`` for one imbalance strategy."""
+    """``[StandardScaler] -> [AdaptiveSMOTE] -> classifier`` for one imbalance strategy (no
+    ``AdaptiveSMOTE`` step for a classifier that applies SMOTE itself)."""
     steps: list[tuple[str, Any]] = []
     if classifier.scale:
         steps.append(("scale", StandardScaler()))
-    if imbalance == "smote":
+    if imbalance == "smote" and not classifier.smote_inside:
         steps.append(("smote", AdaptiveSMOTE(random_state=seed)))
     steps.append(("classifier", classifier.build(imbalance, seed, n_classes, options)))
     return Pipeline(steps)

@@ -115,6 +115,10 @@ def test_different_splits_and_bad_options_are_errors(small_run_dir, tmp_path):
     with pytest.raises(HybenchError, match="different splits for synthetic-cxr"):
         compare_runs(load_runs([small_run_dir]), new)
     runs = load_runs([small_run_dir])
+    other_options = load_runs([copy_run(small_run_dir, tmp_path / "options",
+                                        lambda r: {**r, "model_options": {"C": 10.0}})])
+    with pytest.raises(HybenchError, match=r"baseline and new run differ in model_options"):
+        compare_runs(runs, other_options)
     with pytest.raises(HybenchError, match="unknown compare metric"):
         compare_runs(runs, runs, metric="f2")
     with pytest.raises(HybenchError, match="tolerances"):

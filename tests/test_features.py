@@ -118,6 +118,31 @@ def test_cache_separates_datasets_and_params(tmp_path: Path, counting):
     np.testing.assert_array_equal(values, GRAY.reshape(12, -1).astype(np.float32))
 
 
+def test_a_new_library_or_code_version_recomputes(tmp_path: Path, counting, monkeypatch):
+    """The cache key holds the versions of the libraries the feature names and its code."""
+    from hybench.features import registry
+
+    feature, fn = counting
+    feature = Feature(dataclasses.replace(feature.spec, libraries=("numpy", "scikit-image")),
+                      feature.params)
+    cache = FeatureCache(tmp_path)
+    cache.get_or_compute(feature, "fp", GRAY, n_jobs=1)
+    real_version = registry._version
+    monkeypatch.setattr(registry, "_version",
+                        lambda name: "0.0-other" if name == "scikit-image" else real_version(name))
+    _, _, hit_new_library = cache.get_or_compute(feature, "fp", GRAY, n_jobs=1)
+    monkeypatch.setattr(registry, "code_hash", lambda fn: "edited")
+    _, _, hit_new_code = cache.get_or_compute(feature, "fp", GRAY, n_jobs=1)
+    assert not hit_new_library and not hit_new_code and fn.calls == 3
+    assert len(list((tmp_path / "fp").iterdir())) == 3  # nothing stale is reused or overwritten
+
+
+def test_builtin_features_name_the_libraries_behind_them():
+    assert "scikit-image" in get_feature("hog").spec.libraries
+    assert {"keras", "tensorflow"} <= set(get_feature("embed-mobilenet-0.25",
+                                                      weights="none").spec.libraries)
+
+
 @pytest.mark.parametrize("garbage", [b"", b"not a numpy file", b"\x93NUMPY\x01\x00trunc"])
 def test_corrupt_cache_file_is_recomputed_and_replaced(tmp_path: Path, counting, garbage):
     feature, fn = counting

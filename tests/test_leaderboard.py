@@ -67,14 +67,18 @@ def test_point_estimates_agree_with_the_stored_record_metrics(runs):
 
 
 def test_sorting_and_unknown_choices(runs):
-    by_f1 = leaderboard_table(runs)["macro_f1"].to_numpy()
-    assert (np.diff(by_f1) <= 0).all()
+    by_val = leaderboard_table(runs)["val_macro_f1"].to_numpy()
+    assert (np.diff(by_val) <= 0).all()  # ranked on validation by default
+    by_test = leaderboard_table(runs, select_on="test")["macro_f1"].to_numpy()
+    assert (np.diff(by_test) <= 0).all()
     by_fit = leaderboard_table(runs, sort_by="fit_seconds")["fit_seconds"].to_numpy()
     assert (np.diff(by_fit) >= 0).all()  # smaller is better
     with pytest.raises(HybenchError, match="unknown sort metric 'speed'.*macro_f1.*roc_auc"):
         leaderboard_table(runs, sort_by="speed")
     with pytest.raises(HybenchError, match="unknown leaderboard format 'xlsx'.*md, csv"):
         render(runs, "xlsx")
+    with pytest.raises(HybenchError, match="unknown --select-on split 'train'.*val, test"):
+        render(runs, "md", select_on="train")
 
 
 def test_not_run_section_lists_status_and_reason(runs):
@@ -87,15 +91,49 @@ def test_not_run_section_lists_status_and_reason(runs):
     assert "| hog-knn | class-weight | 0 | not applicable |" in section
 
 
-def test_paired_comparison_against_the_leader(runs):
-    board = leaderboard_table(runs)
-    paired = build_leaderboard(runs).paired
-    leader = f"{board['model'][0]} / {board['imbalance'][0]}"
-    assert len(paired) == len(board) - 1 and (paired["leader"] == leader).all()
-    assert (paired["delta"] <= 1e-12).all()  # the leader has the best mean
+def test_paired_comparison_against_the_validation_leader(runs):
+    leaderboard = build_leaderboard(runs)
+    board, paired = leaderboard.board, leaderboard.paired
+    best_val = board.loc[board["val_macro_f1"].idxmax()]
+    reference = leaderboard.references["synthetic-cxr"]
+    assert (reference.model, reference.imbalance) == (best_val["model"], best_val["imbalance"])
+    assert reference.chosen_by == "val"
+    assert len(paired) == len(board) - 1 and (paired["reference"] == reference.label).all()
     assert paired["p_value"].between(0, 1).all() and paired["mcnemar_p"].between(0, 1).all()
+    assert (paired["p_value_holm"] >= paired["p_value"] - 1e-12).all()
     assert ((paired["ci_low"] <= paired["delta"] + 1e-9)
             & (paired["delta"] <= paired["ci_high"] + 1e-9)).all()
+    md = render(runs, "md")
+    assert f"Against the reference {reference.label} (best validation Macro-F1, chosen without " \
+           "the test set)" in md
+
+
+def test_paired_comparison_against_the_test_leader_only_when_asked(runs):
+    leaderboard = build_leaderboard(runs, select_on="test")
+    board, paired = leaderboard.board, leaderboard.paired
+    assert leaderboard.references["synthetic-cxr"].label == \
+        f"{board['model'][0]} / {board['imbalance'][0]}"
+    assert (paired["delta"] <= 1e-12).all()  # the test leader has the best test mean
+    assert "chosen on the test set (optimistic)" in render(runs, "md", select_on="test")
+
+
+def test_a_named_reference(runs):
+    leaderboard = build_leaderboard(runs, reference="hog-knn")
+    assert leaderboard.references["synthetic-cxr"].label == "hog-knn / none"
+    assert "hog-knn" not in set(leaderboard.paired["model"])
+    assert "named with --reference" in render(runs, "md", reference="hog-knn/none")
+    with pytest.raises(HybenchError, match="--reference hog-logreg matches 2 entries.*"
+                                           "hog-logreg/class-weight"):
+        build_leaderboard(runs, reference="hog-logreg")
+    with pytest.raises(HybenchError, match="--reference hog-svm: no such entry"):
+        build_leaderboard(runs, reference="hog-svm")
+
+
+def test_holm_adjusts_over_the_comparisons():
+    adjusted = stats.holm([0.01, 0.04, 0.03, float("nan"), 0.2])
+    # sorted 0.01, 0.03, 0.04, 0.2 with m = 4: 0.04, 0.09, max(0.09, 0.08), 0.2
+    assert adjusted[[0, 2, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert np.isnan(adjusted[3])
 
 
 def test_per_class_table_averages_the_records(runs):
@@ -125,7 +163,8 @@ def test_every_format_writes_and_reads_back(runs, tmp_path):
     for model, _ in ENTRIES:
         assert all(model in text for text in (md, latex, page))
     by_auc = pd.read_csv(io.StringIO(render(runs, "csv", sort_by="roc_auc")))
-    assert by_auc["roc_auc"].is_monotonic_decreasing
+    assert by_auc["val_roc_auc"].is_monotonic_decreasing
+    assert payload["select_on"] == "val" and payload["references"]["synthetic-cxr"]["model"]
 
 
 def test_write_run_leaderboards_is_atomic(small_run_dir, tmp_path):

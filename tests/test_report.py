@@ -35,7 +35,7 @@ def test_report_is_self_contained_with_every_figure(report):
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000 for png in images.values())
     assert not re.search(r"(src|href)=['\"]?(https?:|//|file:)", page)  # nothing external
     assert "No learning curves" in page  # classical entries have no training history
-    for text in ("hybench leaderboard", "Per class", "Against the leader", "Not run",
+    for text in ("hybench leaderboard", "Per class", "Against the reference", "Not run",
                  "hog-knn", "Machine", "Packages", "split_fingerprints", "reference workload"):
         assert text in page, text
 

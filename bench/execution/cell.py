@@ -93,6 +93,11 @@ def base_record(task: CellTask, status: str, reason: str | None = None) -> dict:
         "serialized_bytes": None,
         "history": None,
         "weights": task.feature_params.get("weights"),
+        "model_options": task.model_options,
+        "class_counts": None,
+        "val_metrics": None,
+        "val_labels": None,
+        "val_scores": None,
         "test_labels": None,
         "test_scores": None,
         "started_at": now_iso(),
@@ -103,7 +108,8 @@ def base_record(task: CellTask, status: str, reason: str | None = None) -> dict:
 
 
 def run_cell(task: CellTask) -> dict:
-    """Fit the entry on train rows, score val (threshold) and test once, time inference."""
+    """Fit the entry on train rows, score val and test once (threshold chosen on val), time
+    inference."""
     from hybench.features import get_feature
     from hybench.models import create_model, get_model, load_plugins
     from hybench.models.introspection import count_parameters, serialized_size
@@ -127,6 +133,10 @@ def run_cell(task: CellTask) -> dict:
     start = time.perf_counter()
     estimator.fit(*train, **fit_kwargs)
     record["fit_seconds"] = time.perf_counter() - start
+    record["class_counts"] = {
+        name: np.bincount(y, minlength=len(task.class_names)).tolist()
+        for name, (_, y) in zip(("train", "val", "test"), (train, val, test), strict=True)
+    }
     record.update(_score(task, estimator, val, test))
     record["inference"] = measure_inference(
         lambda batch: estimator.predict_proba(feature.transform(batch)),
@@ -157,16 +167,18 @@ def _split_rows(task: CellTask, images: np.ndarray, plan: SplitPlan, feature) ->
 
 
 def _score(task: CellTask, estimator, val: Rows, test: Rows) -> dict:
-    """Test metrics (argmax, and for binary tasks at the validation-chosen threshold)."""
+    """Validation and test metrics (argmax, and for binary tasks at the validation-chosen
+    threshold), computed from exactly the scores the record stores."""
     start = time.perf_counter()
-    test_scores = np.asarray(estimator.predict_proba(test[0]), dtype=np.float64)
+    test_scores = metrics.stored_scores(estimator.predict_proba(test[0]))
     scored = {"predict_seconds": time.perf_counter() - start}
+    val_scores = metrics.stored_scores(estimator.predict_proba(val[0]))
     scored.update(metrics.score_metrics(test[1], test_scores, task.class_names))
+    scored["val_metrics"] = metrics.score_metrics(val[1], val_scores, task.class_names)["metrics"]
     if len(task.class_names) == 2:
-        val_scores = np.asarray(estimator.predict_proba(val[0]), dtype=np.float64)
         scored["threshold"] = metrics.threshold_metrics(
             val[1], val_scores, test[1], test_scores, task.class_names
         )
-    scored["test_labels"] = test[1]
-    scored["test_scores"] = np.round(test_scores, 6)
+    scored.update(val_labels=val[1], val_scores=val_scores,
+                  test_labels=test[1], test_scores=test_scores)
     return scored

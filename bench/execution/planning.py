@@ -130,14 +130,47 @@ def _check_output_dir(run_dir: Path, resume: bool) -> None:
         ) from exc
 
 
+DATA_KEYS = ("image_size", "channels", "dataset_options", "split", "resplit")  # every cell's data
+
+
 def _check_resume_matches(plan: RunPlan) -> None:
+    """Refuse to resume with other data, other splits, or options that change the result of an
+    entry that already has finished cells (options of entries not run yet may change)."""
     stored = plan.run_dir.read_meta()
+    where = f"cannot resume {plan.run_dir.path}"
+    fix = "resume with the run's own data and options, or use a new --out"
+    config = plan.config.to_dict()
+    for key in DATA_KEYS:
+        before = (stored.get("config") or {}).get(key)
+        if key in (stored.get("config") or {}) and before != config[key]:
+            raise HybenchError(f"{where}: {key} was {before!r}, now {config[key]!r}", fix)
     for name, info in stored.get("datasets", {}).items():
+        if name in plan.datasets and info.get("dataset_fingerprint") not in (
+            None, plan.datasets[name].fingerprint()
+        ):
+            raise HybenchError(
+                f"{where}: dataset {name} now holds different data (fingerprint "
+                f"{plan.datasets[name].fingerprint()}, stored {info['dataset_fingerprint']})", fix,
+            )
         for seed, fp in info.get("split_fingerprints", {}).items():
             key = (name, int(seed))
             if key in plan.splits and plan.splits[key].fingerprint() != fp:
+                raise HybenchError(f"{where}: {name} seed {seed} now splits differently", fix)
+    planned = {(cell.dataset, cell.model, cell.imbalance) for cell in plan.cells}
+    for record in latest_by_cell(plan.run_dir.records()).values():
+        if record["status"] != "ok" or (
+            record["dataset"], record["model"], record["imbalance"]) not in planned:
+            continue
+        spec = get_model(record["model"])
+        now = {
+            "model_options": plan.config.options_for(spec.family, spec.name),
+            "feature_params": plan.config.params_for(spec.features, spec.feature_params),
+        }
+        stored_params = {k: record["feature_params"].get(k) for k in now["feature_params"]}
+        before = {"model_options": record.get("model_options"), "feature_params": stored_params}
+        for key, value in now.items():
+            if before[key] != value:
                 raise HybenchError(
-                    f"cannot resume {plan.run_dir.path}: {name} seed {seed} now splits "
-                    "differently",
-                    "resume with the same dataset, seeds and split options, or use a new --out",
+                    f"{where}: {record['cell_id']} finished with {key} {before[key]}, "
+                    f"now {value}", fix,
                 )

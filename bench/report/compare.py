@@ -20,7 +20,7 @@ from hybench.report.document import LABELS
 from hybench.report.formats import to_markdown
 from hybench.report.leaderboard import check_choice
 from hybench.results.cell_stats import CELL_METRICS
-from hybench.results.runs import RunSet
+from hybench.results.runs import EXPERIMENT, RunSet
 
 FAILED_STATUSES = ("error", "timeout")
 MIN_FIT_SECONDS = 0.5  # fits shorter than this in both runs are timer noise, not compared
@@ -81,14 +81,8 @@ def compare_runs(
     unnormalised = False
     for cid in (c for c in old_cells if c in new_cells):
         old, now = old_cells[cid], new_cells[cid]
-        if old["status"] == now["status"] == "ok" and (
-            old["split_fingerprint"] != now["split_fingerprint"]
-        ):
-            raise HybenchError(
-                f"baseline and new run used different splits for {old['dataset']} "
-                f"seed {old['seed']}",
-                "re-run with the same seed/split options",
-            )
+        if old["status"] == now["status"] == "ok":
+            _check_same_experiment(old, now)
         row = {"cell_id": cid, "status": f"{old['status']} → {now['status']}",
                "baseline": math.nan, "ci_low": math.nan, "ci_high": math.nan, "new": math.nan,
                "delta": math.nan, "throughput_ratio": math.nan, "fit_speed_ratio": math.nan,
@@ -118,6 +112,23 @@ def compare_runs(
         notes.append("a run has no reference workload time: speeds compared unnormalised")
     return CompareResult(pd.DataFrame(rows, columns=list(_COLUMNS)), bool(reasons), reasons,
                          notes, metric, metric_tolerance, speed_tolerance, min_fit_seconds)
+
+
+def _check_same_experiment(old: dict, now: dict) -> None:
+    """A cell is only compared with the same experiment: same data, split and options."""
+    if old["split_fingerprint"] != now["split_fingerprint"]:
+        raise HybenchError(
+            f"baseline and new run used different splits for {old['dataset']} "
+            f"seed {old['seed']}",
+            "re-run with the same seed/split options",
+        )
+    for key in ("dataset_fingerprint", *EXPERIMENT):
+        if old.get(key) != now.get(key):
+            raise HybenchError(
+                f"{old['cell_id']}: baseline and new run differ in {key} "
+                f"({old.get(key)} vs {now.get(key)})",
+                "re-run the new run with the baseline's data and options",
+            )
 
 
 def _compare_ok_cell(

@@ -16,7 +16,8 @@ from hybench.report.blocks import (
     fmt_number,
     fmt_seconds,
 )
-from hybench.report.leaderboard import Leaderboard
+from hybench.report.leaderboard import Leaderboard, class_mix, class_mix_differs
+from hybench.report.paired import Reference
 from hybench.results import statistics
 from hybench.results.cell_stats import BOOTSTRAP_SEED, CELL_METRICS, CONFIDENCE, N_RESAMPLES
 
@@ -31,6 +32,8 @@ STATUS_TEXT = {
     "timeout": "timeout",
 }
 RANDOM_WEIGHTS_FLAG = " (random weights)"
+SPLIT_LABELS = {"val": "validation", "test": "test"}
+ALPHA = 0.05
 
 
 def display_model(row: pd.Series | dict) -> str:
@@ -48,19 +51,47 @@ def _decision_note(decision: str, binary: bool) -> str:
             "(column Threshold); the extra column is ACC at argmax (0.5).")
 
 
-def _leaderboard_blocks(board: pd.DataFrame, dataset: str, decision: str) -> list[DocBlock]:
+def _ranking_note(leaderboard: Leaderboard) -> str:
+    label = LABELS[leaderboard.sort_by]
+    if leaderboard.sort_by not in CELL_METRICS:
+        return f"Ranked by {label}."
+    if leaderboard.select_on == "val":
+        return (f"Ranked by validation {label} (column Val {label}; the test set chooses "
+                "nothing); test metrics beside it.")
+    return (f"Ranked by test {label} (--select-on test): choosing on the test set makes the "
+            "leader's score optimistic.")
+
+
+def _class_mix_note(mix: dict[str, list[float]], class_names: list[str]) -> str | None:
+    if not class_mix_differs(mix):
+        return None
+    shares = "; ".join(
+        f"{split} " + " / ".join(f"{share:.1%} {name}" for share, name in
+                                 zip(mix[split], class_names, strict=True))
+        for split in ("train", "val", "test") if split in mix
+    )
+    return (f"Class mix differs between validation and test ({shares}): argmax accuracy and the "
+            "other decision metrics depend on it; ROC-AUC / PR-AUC do not; the threshold of "
+            "--decision val-threshold is chosen for balanced accuracy on validation.")
+
+
+def _leaderboard_blocks(leaderboard: Leaderboard, board: pd.DataFrame, dataset: str,
+                        ) -> list[DocBlock]:
+    decision, metric = leaderboard.decision, leaderboard.paired_metric
     first = board.iloc[0]
     binary = first["n_classes"] == 2
     rarest = first["rarest_class"]
-    headers = ["#", "Model", "Family", "Features", "Imbalance", "Seeds", "ACC", "Bal. ACC",
-               "Macro-F1", "ROC-AUC", "PR-AUC", f"Recall ({rarest})", f"F1 ({rarest})"]
+    headers = ["#", "Model", "Family", "Features", "Imbalance", "Seeds",
+               f"Val {LABELS[metric]}", "ACC", "Bal. ACC", "Macro-F1", "ROC-AUC", "PR-AUC",
+               f"Recall ({rarest})", f"F1 ({rarest})"]
     if binary:
         headers += ["ACC (val thr.)"] if decision == "argmax" else ["ACC (argmax)", "Threshold"]
     headers += ["Fit s", "Images/s", "Params"]
     rows = []
     for _, row in board.iterrows():
         cells = [str(row["rank"]), display_model(row), str(row["family"]), str(row["features"]),
-                 row["imbalance"], row["seeds"], *(fmt_metric(row, m) for m in CELL_METRICS)]
+                 row["imbalance"], row["seeds"], fmt_number(row[f"val_{metric}"]),
+                 *(fmt_metric(row, m) for m in CELL_METRICS)]
         if binary and decision == "argmax":
             cells.append(fmt_number(row["accuracy_val_threshold"]))
         elif binary:
@@ -68,45 +99,83 @@ def _leaderboard_blocks(board: pd.DataFrame, dataset: str, decision: str) -> lis
         cells += [fmt_seconds(row["fit_seconds"]), fmt_count(row["images_per_second"]),
                   fmt_count(row["n_parameters"])]
         rows.append(cells)
+    resplit = (board["n_splits"] > 1).any()
     notes = [
+        _ranking_note(leaderboard),
         _decision_note(decision, binary),
         f"Cells: mean over seeds, ± std across seeds (several seeds only), [{CONFIDENCE:.0%} "
         f"CI]: percentile bootstrap of the test rows ({N_RESAMPLES} resamples, seed "
-        f"{BOOTSTRAP_SEED}); with several seeds each seed's test set is resampled independently "
-        "and the metric averaged over seeds, i.e. the CI of the seed mean.",
+        f"{BOOTSTRAP_SEED}). Seeds on the same test split share one set of resamples and the "
+        "metric is averaged over seeds inside each resample, so repeated seeds never narrow the "
+        "CI by reusing the same rows"
+        + ("; entries whose seeds use different splits get a two-level bootstrap (splits, then "
+           "rows)." if resplit else "."),
         f"Rarest class: {rarest} (smallest test support). ROC-AUC / PR-AUC: class 1 for binary "
         "tasks, else macro one-vs-rest.",
         "Fit s: training seconds; Images/s: end-to-end inference from raw uint8 images "
         "(features included); both means over seeds.",
     ]
+    mix = _class_mix_note(class_mix(leaderboard.runs, dataset), first_class_names(leaderboard,
+                                                                                  dataset))
+    if mix:
+        notes.append(mix)
     if (board["weights"] == "none").any():
         notes.append("(random weights): backbone without pretrained weights, not a fair entry.")
-    return [Heading(2, f"{dataset} — {len(board)} entries, test n = {first['test_n']}"),
+    return [Heading(2, f"{dataset} — {len(board)} entries, val n = {first['val_n']}, "
+                       f"test n = {first['test_n']}"),
             Table(headers, rows), Notes(notes)]
 
 
-def _paired_blocks(paired: pd.DataFrame, metric: str, decision: str) -> list[DocBlock]:
+def first_class_names(leaderboard: Leaderboard, dataset: str) -> list[str]:
+    """The class names of ``dataset`` (from its first ok record)."""
+    return next(r["class_names"] for r in leaderboard.runs.ok if r["dataset"] == dataset)
+
+
+def _reference_rule(reference: Reference, metric: str) -> str:
+    if reference.chosen_by == "named":
+        return "named with --reference"
+    if reference.chosen_by == "val":
+        return f"best validation {LABELS[metric]}, chosen without the test set"
+    return f"best test {LABELS[metric]}, chosen on the test set (optimistic)"
+
+
+def _paired_blocks(paired: pd.DataFrame, reference: Reference, metric: str, decision: str,
+                   ) -> list[DocBlock]:
     if paired.empty:
         return []
     label = LABELS[metric]
     rows = [
         [display_model(row), row["imbalance"], row["seeds"],
          f"{row['delta']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]",
-         f"{row['p_value']:.3g}", f"{row['mcnemar_b']} / {row['mcnemar_c']}",
-         f"{row['mcnemar_p']:.3g}"]
+         f"{row['p_value']:.3g}", f"{row['p_value_holm']:.3g}",
+         f"{fmt_count_or_mean(row['mcnemar_b'])} / {fmt_count_or_mean(row['mcnemar_c'])}",
+         f"{row['mcnemar_p']:.3g}", f"{row['mcnemar_p_holm']:.3g}"]
         for _, row in paired.iterrows()
     ]
     headers = ["Model", "Imbalance", "Seeds", f"Δ {label} [{CONFIDENCE:.0%} CI]",
-               "p (bootstrap)", "McNemar b / c", "p (McNemar)"]
+               "p (bootstrap)", "p Holm", "McNemar b / c", "p (McNemar)", "p Holm (McNemar)"]
+    significant = int((paired["p_value_holm"] < ALPHA).sum())
+    significant_mcnemar = int((paired["mcnemar_p_holm"] < ALPHA).sum())
     notes = [
-        f"Δ = entry − leader on the same test rows (paired bootstrap, {N_RESAMPLES} resamples, "
-        "mean over common seeds); p: two-sided bootstrap p-value of Δ = 0.",
-        f"McNemar's test on the {decision} decisions pooled over seeds: b = rows only the entry "
-        "gets right, c = rows only the leader gets right; exact binomial when b + c < "
-        f"{statistics.EXACT_MCNEMAR_BELOW}, else chi-square with continuity correction.",
+        f"Δ = entry − reference on the same test rows (paired bootstrap, {N_RESAMPLES} resamples "
+        "shared by both entries, Δ averaged over common seeds inside each resample); p: "
+        "two-sided bootstrap p-value of Δ = 0.",
+        f"McNemar's test on the {decision} decisions: b = rows only the entry gets right, c = "
+        "rows only the reference gets right, each averaged over seeds (the same rows count "
+        f"once); exact binomial when b + c < {statistics.EXACT_MCNEMAR_BELOW}, else chi-square "
+        "with continuity correction.",
+        f"p Holm: Holm–Bonferroni adjusted over the {len(paired)} comparisons of this table. "
+        f"Significant at {ALPHA} after adjustment: {significant} of {len(paired)} (bootstrap), "
+        f"{significant_mcnemar} of {len(paired)} (McNemar).",
     ]
-    return [Heading(3, f"Against the leader ({paired.iloc[0]['leader']}), {label}"),
+    return [Heading(3, f"Against the reference {reference.label} "
+                       f"({_reference_rule(reference, metric)}), {label}"),
             Table(headers, rows), Notes(notes)]
+
+
+def fmt_count_or_mean(value: float) -> str:
+    """A discordant count: whole numbers as integers, seed means with one decimal."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
 def _per_class_blocks(per_class: pd.DataFrame, board: pd.DataFrame) -> list[DocBlock]:
@@ -130,7 +199,8 @@ def leaderboard_document(leaderboard: Leaderboard) -> list[DocBlock]:
     blocks: list[DocBlock] = [
         Heading(1, "hybench leaderboard"),
         Notes([f"Runs: {', '.join(str(r.path) for r in runs.runs)}",
-               f"Sorted by {LABELS[leaderboard.sort_by]}; decision: {decision}."]),
+               f"Sorted by {SPLIT_LABELS[leaderboard.select_on]} {LABELS[leaderboard.sort_by]}; "
+               f"decision: {decision}."]),
     ]
     if board.empty:
         blocks.append(Notes(["No finished (ok) cells yet."]))
@@ -140,9 +210,10 @@ def leaderboard_document(leaderboard: Leaderboard) -> list[DocBlock]:
             continue
         per_class = leaderboard.per_class
         paired = leaderboard.paired
-        blocks += _leaderboard_blocks(part, dataset, decision)
+        blocks += _leaderboard_blocks(leaderboard, part, dataset)
         blocks += _per_class_blocks(per_class[per_class["dataset"] == dataset], part)
-        blocks += _paired_blocks(paired[paired["dataset"] == dataset], leaderboard.paired_metric,
+        blocks += _paired_blocks(paired[paired["dataset"] == dataset],
+                                 leaderboard.references[dataset], leaderboard.paired_metric,
                                  decision)
     missing = leaderboard.not_run
     if not missing.empty:

@@ -135,11 +135,14 @@ def write_report(
     *,
     sort_by: str = "macro_f1",
     decision: str = "argmax",
+    select_on: str = "val",
+    reference: str | None = None,
     top_k: int = TOP_K,
 ) -> None:
     """Write one self-contained HTML file: tables, figures (inline PNG) and run information."""
     check_choice(decision, DECISIONS, "decision")
-    leaderboard = build_leaderboard(runs, sort_by=sort_by, decision=decision)
+    leaderboard = build_leaderboard(runs, sort_by=sort_by, decision=decision,
+                                    select_on=select_on, reference=reference)
     board, per_class = leaderboard.board, leaderboard.per_class
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     body = [f"<p class='notes'>Generated {stamp} from stored records; nothing was retrained.</p>",

@@ -18,13 +18,21 @@ FORMATS = ("md", "csv", "html", "json", "latex")
 
 
 def render(
-    runs: RunSet, fmt: str, *, sort_by: str = "macro_f1", decision: str = "argmax"
+    runs: RunSet,
+    fmt: str,
+    *,
+    sort_by: str = "macro_f1",
+    decision: str = "argmax",
+    select_on: str = "val",
+    reference: str | None = None,
 ) -> str:
     """The leaderboard as ``md``, ``csv`` (main table), ``html`` (page), ``json`` or ``latex``."""
     check_choice(fmt, FORMATS, "leaderboard format")
     check_choice(sort_by, SORT_KEYS, "sort metric")
     check_choice(decision, DECISIONS, "decision")
-    return render_leaderboard(build_leaderboard(runs, sort_by=sort_by, decision=decision), fmt)
+    leaderboard = build_leaderboard(runs, sort_by=sort_by, decision=decision,
+                                    select_on=select_on, reference=reference)
+    return render_leaderboard(leaderboard, fmt)
 
 
 def render_leaderboard(leaderboard: Leaderboard, fmt: str) -> str:
@@ -35,7 +43,11 @@ def render_leaderboard(leaderboard: Leaderboard, fmt: str) -> str:
     if fmt == "json":
         payload = {
             "runs": [str(r.path) for r in runs.runs],
-            "sort_by": sort_by, "decision": decision, "confidence": CONFIDENCE,
+            "sort_by": sort_by, "decision": decision, "select_on": leaderboard.select_on,
+            "references": {d: {"model": r.model, "imbalance": r.imbalance,
+                               "chosen_by": r.chosen_by}
+                           for d, r in leaderboard.references.items()},
+            "confidence": CONFIDENCE,
             "n_resamples": N_RESAMPLES, "bootstrap_seed": BOOTSTRAP_SEED,
             "leaderboard": frame_records(leaderboard.board),
             "per_class": frame_records(leaderboard.per_class),

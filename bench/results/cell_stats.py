@@ -1,5 +1,10 @@
-"""Per-cell statistics: one record's headline metrics on all test rows and under every bootstrap
-resample, computed once per (cell, decision) and cached for every table that needs them."""
+"""Per-cell statistics: one record's headline metrics on its validation rows, on all test rows and
+under every bootstrap resample of the test rows, computed once per (cell, decision) and cached for
+every table that needs them.
+
+The resampling weights depend only on the test split (its fingerprint), so every record on the
+same test rows (every seed of an official split, every entry of a run) is resampled identically:
+seed means and paired differences are taken inside each resample."""
 
 from __future__ import annotations
 
@@ -20,11 +25,13 @@ CELL_METRICS = (
 
 @dataclass(frozen=True)
 class CellStats:
-    """One record's headline metrics on all test rows and under every bootstrap resample."""
+    """One record's headline metrics: validation, test, and test under every bootstrap resample."""
 
     decision: str  # the decision applied: "val-threshold" only where a threshold is stored
     threshold: float | None
     rarest: int  # class index with the smallest test support
+    split: str  # the test split's fingerprint (records on one split share resampling weights)
+    val: dict[str, float]
     point: dict[str, float]
     resampled: dict[str, np.ndarray]
 
@@ -70,22 +77,32 @@ class CellStatsCache:
         rarest = rarest_class(labels, scores.shape[1])
         names = {m: m for m in statistics.METRICS if m not in statistics.RANKING or not stored}
         names.update(rarest_recall=f"recall:{rarest}", rarest_f1=f"f1:{rarest}")
-        seed = (BOOTSTRAP_SEED, int(record["seed"]) % 2**32)
+        seed = statistics.split_bootstrap_seed(record["split_fingerprint"], BOOTSTRAP_SEED)
         weights = statistics.bootstrap_weights(len(labels), N_RESAMPLES, seed)
         metrics = list(names.values())
         resampled = statistics.metric_distribution(labels, scores, metrics, weights,
                                                    threshold=threshold)
-        ones = np.ones((1, len(labels)))
-        point = statistics.metric_distribution(labels, scores, metrics, ones, threshold=threshold)
         cell = CellStats(
             decision="val-threshold" if stored else "argmax",
             threshold=threshold,
             rarest=rarest,
-            point={h: float(point[m][0]) for h, m in names.items()},
+            split=record["split_fingerprint"],
+            val=_point(record["val_labels"], record["val_scores"], names, threshold),
+            point=_point(labels, scores, names, threshold),
             resampled={h: resampled[m] for h, m in names.items()},
         )
         if stored:  # ranking metrics do not depend on the threshold
             base = self.get(record)
-            cell.point.update({m: base.point[m] for m in statistics.RANKING})
-            cell.resampled.update({m: base.resampled[m] for m in statistics.RANKING})
+            for metric in statistics.RANKING:
+                cell.val[metric], cell.point[metric] = base.val[metric], base.point[metric]
+                cell.resampled[metric] = base.resampled[metric]
         return cell
+
+
+def _point(labels, scores, names: dict[str, str], threshold: float | None) -> dict[str, float]:
+    """Each headline metric on all the given rows."""
+    labels = np.asarray(labels, dtype=np.int64)
+    ones = np.ones((1, len(labels)))
+    values = statistics.metric_distribution(labels, np.asarray(scores, dtype=np.float64),
+                                            list(names.values()), ones, threshold=threshold)
+    return {h: float(values[m][0]) for h, m in names.items()}

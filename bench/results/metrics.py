@@ -9,6 +9,16 @@ from sklearn import metrics as skm
 
 from hybench.results.statistics import predictions
 
+SCORE_DECIMALS = 6  # records store probabilities at this precision; metrics use the stored values
+
+
+def stored_scores(probabilities: np.ndarray) -> np.ndarray:
+    """Class probabilities as a record stores them (float64, rounded to ``SCORE_DECIMALS``).
+
+    Every record metric is computed from these, so metrics recomputed from a record match it.
+    """
+    return np.round(np.asarray(probabilities, dtype=np.float64), SCORE_DECIMALS)
+
 
 def _rank_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[float | None, float | None]:
     """ROC-AUC and PR-AUC: binary on class 1, else macro one-vs-rest over classes present."""

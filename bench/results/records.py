@@ -14,12 +14,13 @@ from pathlib import Path
 from hybench.errors import HybenchError
 from hybench.storage import jsonable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: validation scores, class counts and model options in every record
 FINISHED = ("ok", "not_applicable", "skipped")
 DECISIONS = ("argmax", "val-threshold")
 REQUIRED = ("schema", "cell_id", "dataset", "model", "imbalance", "seed", "status",
             "split_fingerprint")
-REQUIRED_OK = ("class_names", "test_labels", "test_scores", "per_class", "confusion_matrix")
+REQUIRED_OK = ("class_names", "val_labels", "val_scores", "test_labels", "test_scores",
+               "per_class", "confusion_matrix")
 
 
 def cell_id(dataset: str, model: str, imbalance: str, seed: int) -> str:
@@ -68,14 +69,17 @@ def check_record(record: dict, where: str) -> None:
     if record["schema"] != SCHEMA_VERSION:
         raise HybenchError(
             f"{where} has schema {record['schema']}, this hybench reads schema {SCHEMA_VERSION}",
-            "render it with the hybench version that wrote it",
+            "re-run it with this hybench, or render it with the version that wrote it",
         )
-    if record["status"] == "ok" and len(record["test_labels"]) != len(record["test_scores"]):
-        raise HybenchError(
-            f"{where}: {len(record['test_labels'])} test labels but "
-            f"{len(record['test_scores'])} score rows",
-            "re-run that cell",
-        )
+    if record["status"] != "ok":
+        return
+    for split in ("val", "test"):
+        labels, scores = record[f"{split}_labels"], record[f"{split}_scores"]
+        if len(labels) != len(scores):
+            raise HybenchError(
+                f"{where}: {len(labels)} {split} labels but {len(scores)} score rows",
+                "re-run that cell",
+            )
 
 
 def latest_by_cell(records: list[dict]) -> dict[str, dict]:

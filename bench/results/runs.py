@@ -13,6 +13,7 @@ from hybench.results.records import check_record, latest_by_cell
 from hybench.results.run_dir import RunDirectory
 
 ENTRY = ("dataset", "model", "imbalance")  # the key of a leaderboard entry (seeds aggregated)
+EXPERIMENT = ("features", "feature_params", "model_options")  # equal over an entry's seeds
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ class RunSet:
 def load_runs(run_dirs: Sequence[Path]) -> RunSet:
     """Read and merge run directories; a later-finished record of a cell supersedes an earlier one.
 
-    Runs that split the same (dataset, seed) differently are refused: their test rows differ.
+    Refused with a one-line error: runs that split the same (dataset, seed) differently (their
+    test rows differ), the same dataset name over different data, and seeds of one entry that
+    differ in anything that changes results (see :func:`check_same_experiment`).
     """
     if not run_dirs:
         raise HybenchError("no run directory given", "pass at least one run directory")
@@ -92,7 +95,41 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
                 previous.get("finished_at") or ""
             ):
                 chosen[cid], run_index[cid] = record, i
-    return RunSet(runs, list(chosen.values()), run_index)
+    result = RunSet(runs, list(chosen.values()), run_index)
+    check_same_experiment(result)
+    return result
+
+
+def check_same_experiment(runs: RunSet) -> None:
+    """One-line error when records that will be ranked or averaged together came from different
+    experiments: one dataset name over different data (pixels, labels, class names, image size,
+    channels), or seeds of one entry with different features, feature parameters or model
+    options (profile budgets included)."""
+    data: dict[str, dict] = {}
+    for record in runs.ok:
+        first = data.setdefault(record["dataset"], record)
+        if first["dataset_fingerprint"] != record["dataset_fingerprint"]:
+            raise HybenchError(
+                f"{_where(runs, first)} and {_where(runs, record)} hold different data under the "
+                f"name {record['dataset']} (fingerprints {first['dataset_fingerprint']} and "
+                f"{record['dataset_fingerprint']})",
+                "render them separately, or re-run one with the same data and image options",
+            )
+    for records in runs.entries.values():
+        first = records[0]
+        for record in records[1:]:
+            differing = [k for k in EXPERIMENT if first.get(k) != record.get(k)]
+            if differing:
+                key = differing[0]
+                raise HybenchError(
+                    f"{_where(runs, first)} and {_where(runs, record)} differ in {key} "
+                    f"({first.get(key)} vs {record.get(key)})",
+                    "render them separately, or re-run one with the same options",
+                )
+
+
+def _where(runs: RunSet, record: dict) -> str:
+    return f"{record['cell_id']} (run {runs.run_of(record).path})"
 
 
 def _split_fingerprints(run: Run, records: Iterable[dict]) -> Iterable[tuple[tuple[str, int], str]]:

@@ -10,7 +10,9 @@ tasks, else the macro one-vs-rest mean over classes with both positives and nega
 
 from __future__ import annotations
 
+import hashlib
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -212,11 +214,30 @@ def bootstrap_p_value(differences: np.ndarray) -> float:
 
 
 def mcnemar(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
-    """McNemar's test on paired decisions.
+    """McNemar's test on paired decisions of one set of rows (see :func:`mcnemar_counts`)."""
+    b, c = discordant_counts(labels, pred_a, pred_b)
+    return mcnemar_counts(b, c)
 
-    ``b``: rows only A gets right; ``c``: rows only B gets right. Exact two-sided binomial test
-    when ``b + c < 25`` (statistic = min(b, c)), else chi-square with continuity correction.
+
+def mcnemar_over_seeds(
+    labels: Sequence[np.ndarray], pred_a: Sequence[np.ndarray], pred_b: Sequence[np.ndarray]
+) -> dict:
+    """McNemar's test on the discordant counts averaged over seeds.
+
+    Each seed contributes its own ``(b, c)`` on its test rows; the test uses their means, so the
+    same rows scored by k seeds count once (k identical seeds give the one-seed answer).
     """
+    counts = [discordant_counts(y, a, b) for y, a, b in zip(labels, pred_a, pred_b, strict=True)]
+    if not counts:
+        raise HybenchError("mcnemar: no seeds to compare", "pass at least one seed")
+    b, c = np.mean(counts, axis=0)
+    return mcnemar_counts(float(b), float(c))
+
+
+def discordant_counts(
+    labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray
+) -> tuple[int, int]:
+    """``(b, c)``: rows only A gets right, rows only B gets right."""
     labels, pred_a, pred_b = (np.asarray(x) for x in (labels, pred_a, pred_b))
     if not len(labels) == len(pred_a) == len(pred_b):
         raise HybenchError(
@@ -224,13 +245,66 @@ def mcnemar(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
             "pass decisions for the same test rows",
         )
     right_a, right_b = pred_a == labels, pred_b == labels
-    b = int(np.count_nonzero(right_a & ~right_b))
-    c = int(np.count_nonzero(~right_a & right_b))
+    return int(np.count_nonzero(right_a & ~right_b)), int(np.count_nonzero(~right_a & right_b))
+
+
+def mcnemar_counts(b: float, c: float) -> dict:
+    """McNemar's test from discordant counts: exact two-sided binomial test when ``b + c < 25``
+    (on the counts rounded to whole rows; statistic = min(b, c)), else chi-square with continuity
+    correction."""
     n = b + c
     if n == 0:
         return {"b": b, "c": c, "statistic": 0.0, "p_value": 1.0}
     if n < EXACT_MCNEMAR_BELOW:
-        tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+        whole_b, whole_c = round(b), round(c)
+        whole = whole_b + whole_c
+        tail = sum(math.comb(whole, i) for i in range(min(whole_b, whole_c) + 1)) / 2**whole
         return {"b": b, "c": c, "statistic": float(min(b, c)), "p_value": min(1.0, 2 * tail)}
     statistic = (abs(b - c) - 1) ** 2 / n
     return {"b": b, "c": c, "statistic": statistic, "p_value": math.erfc(math.sqrt(statistic / 2))}
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (family = the finite values given; NaN stays NaN)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full_like(p, np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    m = len(finite)
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for i, index in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def combine_seeds(
+    resampled: Sequence[np.ndarray], splits: Sequence[str], seed: int = 0
+) -> np.ndarray:
+    """Bootstrap distribution of the mean over seeds from each seed's resampled values ``(B,)``.
+
+    Seeds on the same split must have been resampled with the same row weights (see
+    :func:`split_bootstrap_seed`): their values are averaged inside each resample, so k copies of
+    one seed give exactly the one-seed distribution. Seeds on different splits get a two-level
+    bootstrap: each resample draws the splits with replacement, and each draw an independent row
+    resample of its split (a random column of that split's values).
+    """
+    groups: dict[str, list[np.ndarray]] = {}
+    for values, split in zip(resampled, splits, strict=True):
+        groups.setdefault(split, []).append(np.asarray(values, dtype=np.float64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples stay NaN
+        per_split = np.stack([np.nanmean(np.stack(v), axis=0) for v in groups.values()])
+        if len(per_split) == 1:
+            return per_split[0]
+        n_splits, n_resamples = per_split.shape
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, n_splits, size=(n_resamples, n_splits))
+        columns = rng.integers(0, n_resamples, size=(n_resamples, n_splits))
+        return np.nanmean(per_split[picks, columns], axis=1)
+
+
+def split_bootstrap_seed(split_fingerprint: str, base: int = 0) -> tuple[int, int]:
+    """Bootstrap seed of a test split: every record on the same split shares its row weights."""
+    digest = hashlib.sha256(split_fingerprint.encode()).digest()
+    return base, int.from_bytes(digest[:4], "big")
