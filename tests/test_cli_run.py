@@ -246,6 +246,7 @@ def test_models_and_datasets_listings(capsys):
 @requires_pneumonia
 def test_real_pneumoniamnist_official_split(tmp_path):
     from tests.conftest import PNEUMONIA_NPZ
+    from tests.test_verdicts import assert_metrics_match_stored_scores
 
     out = tmp_path / "run"
     assert (
@@ -274,6 +275,10 @@ def test_real_pneumoniamnist_official_split(tmp_path):
     assert record["status"] == "ok" and len(record["test_labels"]) == 624
     assert record["threshold"]["chosen_on"] == "val"
     assert record["metrics"]["roc_auc"] > 0.9  # HOG + logistic regression is a strong baseline
+    assert record["class_counts"]["test"] == [234, 390]
+    assert_metrics_match_stored_scores(record)
+    assert run_cli("leaderboard", out, "-o", out / "board.md") == 0
+    assert "Class mix differs between validation and test" in (out / "board.md").read_text()
 
 
 def test_existing_run_dir_needs_resume(small_run_dir, capsys):

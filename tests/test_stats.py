@@ -114,7 +114,9 @@ def test_paired_bootstrap_identical_and_clearly_different_models():
     assert same == {"delta": 0.0, "low": 0.0, "high": 0.0, "p_value": 1.0}
     noise = np.random.default_rng(0).dirichlet([1, 1], size=300)
     better = paired_bootstrap(labels, good, noise, "roc_auc")
-    assert better["delta"] > 0 and better["low"] > 0 and better["p_value"] < 0.01
+    assert better["delta"] > 0 and better["low"] > 0
+    # no floor at 2 / (B + 1) = 0.002: Holm over dozens of comparisons can still reject
+    assert better["p_value"] < 1e-6
     assert better["low"] <= better["delta"] <= better["high"]
 
 

@@ -159,7 +159,7 @@ def _paired_blocks(paired: pd.DataFrame, reference: Reference, metric: str, deci
     notes = [
         f"Δ = entry − reference on the same test rows (paired bootstrap, {N_RESAMPLES} resamples "
         "shared by both entries, Δ averaged over common seeds inside each resample); p: "
-        "two-sided bootstrap p-value of Δ = 0.",
+        "two-sided p of Δ = 0 from Δ and its bootstrap standard error (normal approximation).",
         f"McNemar's test on the {decision} decisions: b = rows only the entry gets right, c = "
         "rows only the reference gets right, each averaged over seeds (the same rows count "
         f"once); exact binomial when b + c < {statistics.EXACT_MCNEMAR_BELOW}, else chi-square "

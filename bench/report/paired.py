@@ -73,7 +73,8 @@ def paired_table(
     """Every entry against its dataset's reference on the same test rows (common seeds), in
     ``board`` order.
 
-    ``delta`` = entry − reference, mean over common seeds. CI and p from a paired bootstrap: both
+    ``delta`` = entry − reference, mean over common seeds. CI and p (normal approximation with the
+    bootstrap standard error) from a paired bootstrap: both
     entries' seeds share the resampling weights of their test split, differences are averaged
     over seeds inside each resample (two-level bootstrap across different splits). McNemar uses
     the discordant counts averaged over seeds. Holm–Bonferroni adjusts both p-values over the
