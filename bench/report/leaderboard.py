@@ -63,7 +63,6 @@ def build_leaderboard(
     ("val" keeps the test set out of every choice). ``reference``: ``MODEL[/IMBALANCE]`` to
     compare against instead of the best entry.
     """
-    check_choice(select_on, SELECT_ON, "--select-on split")
     board = leaderboard_table(runs, sort_by=sort_by, decision=decision, select_on=select_on)
     paired_metric = sort_by if sort_by in CELL_METRICS else "macro_f1"
     references = choose_references(board, paired_metric, select_on, reference)
