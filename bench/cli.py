@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from hybench.errors import HybenchError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what shells and schedulers expect
 
 
 def _csv(value: str) -> list[str]:
@@ -21,14 +24,28 @@ def _csv(value: str) -> list[str]:
 def _seeds(value: str) -> list[int]:
     """``0,1,2`` or ``0-2``."""
     try:
-        if "-" in value and "," not in value:
-            lo, hi = value.split("-")
-            return list(range(int(lo), int(hi) + 1))
-        return [int(v) for v in _csv(value)]
+        if "-" in value.strip()[1:] and "," not in value:
+            lo, hi = (int(v) for v in value.split("-"))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(v) for v in _csv(value)]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
             f"seeds must look like 0,1,2 or 0-2, got {value!r}"
         ) from exc
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"seed range {value!r} is empty: write it low-high")
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {value!r}")
+    return seeds
+
+
+class Terminated(Exception):
+    """SIGTERM (a batch scheduler, ``docker stop``, ``kill``) arrived; handled like Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _fractions(value: str) -> list[float]:
@@ -40,8 +57,19 @@ def _fractions(value: str) -> list[float]:
         ) from exc
 
 
-def _flatten(values: list[list[str]] | None) -> list[str] | None:
-    return None if values is None else [v for group in values for v in group]
+def _dataset_specs(values: list[str] | None, data_dir: str | None) -> list[str] | None:
+    """``--dataset`` values; ``a,b`` is two datasets unless a path of that name exists."""
+    from hybench.data.loading import resolve_data_dir
+
+    if values is None:
+        return None
+    root = resolve_data_dir(data_dir)
+    specs = []
+    for value in values:
+        path = Path(value).expanduser()
+        whole = path.exists() or (root is not None and (root / path).exists())
+        specs += [value] if whole else _csv(value)
+    return specs
 
 
 def _add_ranking_options(parser: argparse.ArgumentParser) -> None:
@@ -99,8 +127,8 @@ def _add_run_parser(sub) -> None:
         "--datasets",
         dest="datasets",
         nargs="+",
-        type=_csv,
-        help="registered name(s) or path(s) (.npz, images.npy folder, class folders)",
+        help="registered name(s) or path(s) (.npz, images.npy folder, class folders); "
+             "a,b also works, and a path that exists is taken whole even with a comma",
     )
     run.add_argument("--data-dir", help="where dataset files live (env HYBENCH_DATA_DIR)")
     run.add_argument("--models", nargs="+", help="entry names or globs, e.g. 'hog-*' 'pixels-*'")
@@ -112,6 +140,9 @@ def _add_run_parser(sub) -> None:
     run.add_argument(
         "--split", type=_fractions, help="train,val,test fractions (default 0.7,0.1,0.2)"
     )
+    run.add_argument("--val-fraction", type=float,
+                     help="share of train held out for validation when an official split has "
+                          "no val part (default 0.1)")
     run.add_argument(
         "--resplit",
         action="store_true",
@@ -138,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     layers = [load_config_file(args.config)] if args.config else []
     flags = {
-        "datasets": _flatten(args.datasets),
+        "datasets": _dataset_specs(args.datasets, args.data_dir),
         "data_dir": args.data_dir,
         "models": args.models,
         "imbalance": args.imbalance,
@@ -148,6 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "channels": args.channels,
         "split": args.split,
         "resplit": args.resplit,
+        "val_fraction": args.val_fraction,
         "timeout": args.timeout,
         "jobs": args.jobs,
         "out": args.out,
@@ -158,6 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         layers.insert(0, RunDirectory(args.out).stored_config())
     config = build_config(*layers, flags)
     plan = plan_run(config, resume=args.resume)
+    for note in plan.notes:
+        console.say(f"note: {note}", quiet=args.quiet)
     if not plan.pending:
         console.say(
             f"nothing to run: all {len(plan.cells)} cells of {plan.run_dir.path} are finished",
@@ -233,6 +267,8 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
         return COMMANDS[args.command](args)
     except HybenchError as exc:
@@ -247,6 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except Terminated:
+        print(
+            "hybench: terminated (SIGTERM); finished cells are kept — rerun with --resume to "
+            "continue",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

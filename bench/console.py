@@ -18,7 +18,7 @@ console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get whole
 
 def say(message: str, *, quiet: bool = False) -> None:
     if not quiet:
-        console.print(message)
+        console.print(message, soft_wrap=True)
 
 
 @contextmanager

@@ -37,6 +37,8 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     temp file is removed on any failure.
     """
     path = Path(path)
+    if path.is_dir():
+        raise HybenchError(f"cannot write {path}: it is a directory", "pass a file path")
     if not path.parent.is_dir():
         raise HybenchError(f"output folder {path.parent} does not exist", "create it first")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")

@@ -37,8 +37,7 @@ def build_dense(*, imbalance: str, seed: int, n_classes: int, monitor: str = "va
     from hybench.models.keras_estimator import KerasClassifier
     from hybench.models.samplers import AdaptiveSMOTE
 
-    training = {"epochs": 50, "batch_size": 64, "patience": 5, "monitor": monitor,
-                **{k: v for k, v in options.items() if k in TRAINING_OPTIONS}}
+    training = {"epochs": 50, "batch_size": 64, "patience": 5, "monitor": monitor, **options}
     sampler = AdaptiveSMOTE(random_state=seed) if imbalance == "smote" else None
     return KerasClassifier(dense_head, n_classes=n_classes, seed=seed, imbalance=imbalance,
                            sampler=sampler, **training)
@@ -61,7 +60,7 @@ def _register_heads(backbone: str) -> None:
     classical("knn", KNN, KNN_IMBALANCE, "11-nearest neighbours")
     classical("xgb", XGB, HEAD_IMBALANCE, "XGBoost (hybrid)")
     register_model(f"{backbone}-dense", family="backbone", features=feature,
-                   imbalance=HEAD_IMBALANCE, needs_validation=True,
+                   imbalance=HEAD_IMBALANCE, needs_validation=True, options=TRAINING_OPTIONS,
                    description=f"Keras dense head (seed 003) on frozen {backbone} embeddings",
                    )(build_dense)
 
@@ -71,14 +70,14 @@ for _backbone in BACKBONES:
 
 
 @register_model("seed003-vgg19-head", family="backbone", features="embed-vgg19",
-                imbalance=HEAD_IMBALANCE, needs_validation=True)
+                imbalance=HEAD_IMBALANCE, needs_validation=True, options=TRAINING_OPTIONS)
 def seed003_vgg19_head(*, imbalance: str, seed: int, n_classes: int, **options: Any):
     """seed 003: frozen VGG19 + Dense 64-128-256-128 head (early stopping on val loss)."""
     return build_dense(imbalance=imbalance, seed=seed, n_classes=n_classes, **options)
 
 
 @register_model("seed004-efficientnet-frozen", family="backbone", features="embed-efficientnetb0",
-                imbalance=HEAD_IMBALANCE, needs_validation=True)
+                imbalance=HEAD_IMBALANCE, needs_validation=True, options=TRAINING_OPTIONS)
 def seed004_efficientnet_frozen(*, imbalance: str, seed: int, n_classes: int, **options: Any):
     """seed 004: frozen EfficientNetB0 + dense head, early stopping on validation PR-AUC."""
     return build_dense(imbalance=imbalance, seed=seed, n_classes=n_classes,

@@ -79,12 +79,11 @@ def register_cnn(
     """Register a ``KerasClassifier`` entry; the run's model options override ``defaults``."""
 
     @register_model(name, family="cnn", features="image", imbalance=CNN_IMBALANCE,
-                    needs_validation=True, description=description)
+                    needs_validation=True, description=description, options=TRAINING_OPTIONS)
     def factory(*, imbalance: str, seed: int, n_classes: int, **options: Any):
         from hybench.models.keras_estimator import Augment, KerasClassifier
 
-        training = {"monitor": monitor, **(defaults or {}),
-                    **{k: v for k, v in options.items() if k in TRAINING_OPTIONS}}
+        training = {"monitor": monitor, **(defaults or {}), **options}
         return KerasClassifier(build, n_classes=n_classes, seed=seed, imbalance=imbalance,
                                optimizer=optimizer, augment=Augment() if augment else None,
                                schedule=schedule, **training)

@@ -41,9 +41,34 @@ class ModelSpec:
     needs_validation: bool = False
     deterministic: bool = False
     feature_params: dict = field(default_factory=dict)
+    options: tuple[str, ...] | None = None  # None: the factory checks its own options
 
     def supports(self, strategy: str) -> bool:
         return strategy in self.imbalance
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """One-line error for an option this entry does not take, before anything runs.
+
+        Entries registered with ``options`` are checked against that list; the others are built
+        once with the options (a factory is cheap; classical ones reject unknown names).
+        """
+        if not options:
+            return
+        if self.options is not None:
+            unknown = sorted(set(options) - set(self.options))
+            if unknown:
+                raise HybenchError(f"{self.name} takes no option(s) {', '.join(unknown)}",
+                                   f"known options: {', '.join(self.options)}")
+            return
+        try:
+            self.factory(imbalance=self.imbalance[0], seed=0, n_classes=2, **options)
+        except HybenchError:
+            raise
+        except Exception as exc:
+            raise HybenchError(
+                f"{self.name} cannot be built with options {options}: {type(exc).__name__}: {exc}",
+                "fix the option names or values",
+            ) from exc
 
     def unsupported_reason(self, strategy: str) -> str:
         return (
@@ -70,11 +95,14 @@ def register_model(
     needs_validation: bool = False,
     deterministic: bool | None = None,
     feature_params: dict | None = None,
+    options: Iterable[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated factory under ``name`` (a name already taken is an error).
 
     ``deterministic``: the same seed gives the same predictions (default: classical entries only;
-    the conformance suite checks it).
+    the conformance suite checks it). ``options``: the option names the factory takes, for
+    factories that should not be called just to check them (Keras entries); leave None when the
+    factory rejects unknown options itself.
     """
     if family not in FAMILIES:
         raise HybenchError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}",
@@ -96,6 +124,7 @@ def register_model(
             needs_validation=needs_validation,
             deterministic=family == "classical" if deterministic is None else deterministic,
             feature_params=dict(feature_params or {}),
+            options=None if options is None else tuple(options),
         )
         MODELS.register(name, spec, origin=origin_of(factory))
         return factory
@@ -144,4 +173,6 @@ def create_model(name: str, *, imbalance: str, seed: int, n_classes: int, **opti
     spec = get_model(name)
     if not spec.supports(imbalance):
         raise NotApplicable(spec.unsupported_reason(imbalance))
+    if spec.options is not None:  # declared names: checked here, not by the factory
+        spec.check_options(options)
     return spec.factory(imbalance=imbalance, seed=seed, n_classes=n_classes, **options)

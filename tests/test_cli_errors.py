@@ -1,7 +1,9 @@
 """Bad input: a one-line error naming problem and fix, exit code 2, and no run directory."""
 
 import os
+import shutil
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -21,6 +23,20 @@ def good_images(n=60):
 
 def two_classes(n=60):
     return np.arange(n) % 2
+
+
+def toml(tmp, text):
+    config = tmp / "m.toml"
+    config.write_text(text)
+    return ["--config", str(config)]
+
+
+def png_tree(root):
+    for name in ("normal", "pneumonia"):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            io.imsave(root / name / f"{i}.png", good_images(1)[0], check_contrast=False)
+    return root
 
 
 def case_unknown_dataset(tmp):
@@ -86,13 +102,118 @@ def case_unwritable_output(tmp):
 
 
 def case_unknown_config_key(tmp):
-    config = tmp / "m.toml"
-    config.write_text('datasets = ["synthetic-cxr"]\nmodel = ["hog-*"]\n')
-    return ["--config", str(config)], "unknown key"
+    return toml(tmp, 'datasets = ["synthetic-cxr"]\nmodel = ["hog-*"]\n'), "unknown key"
 
 
 def case_unknown_imbalance(tmp):
     return ["--imbalance", "none,undersample"], "undersample"
+
+
+def case_toml_seeds_is_a_string(tmp):
+    return toml(tmp, 'seeds = "0"\n'), "seeds must be a list of integers, got '0'"
+
+
+def case_toml_jobs_is_a_string(tmp):
+    return toml(tmp, 'jobs = "2"\n'), "jobs must be an integer"
+
+
+def case_toml_models_is_a_string(tmp):
+    return toml(tmp, 'models = "pixels-logreg"\n'), "models must be a list of strings"
+
+
+def case_toml_feature_table_typo(tmp):
+    expected = "[feature_params.hogg]: unknown feature 'hogg'"
+    return toml(tmp, "[feature_params.hogg]\norientations = 8\n"), expected
+
+
+def case_toml_model_table_typo(tmp):
+    expected = "[model_options.pixels-logreeg]"
+    return toml(tmp, "[model_options.pixels-logreeg]\nC = 3\n"), expected
+
+
+def case_toml_unknown_model_option(tmp):
+    return toml(tmp, "[model_options.hog-logreg]\nCc = 3\n"), "Cc"
+
+
+def case_toml_dataset_table_typo(tmp):
+    expected = "[dataset_options.synthetic-cr]"
+    return toml(tmp, "[dataset_options.synthetic-cr]\nn = 100\n"), expected
+
+
+def case_toml_unknown_cnn_option(tmp):
+    config = toml(tmp, "[model_options.cnn]\nepochz = 3\n")
+    return ["--models", "resnet-small", *config], "resnet-small takes no option(s) epochz"
+
+
+def case_two_datasets_one_file_name(tmp):
+    paths = []
+    for folder in ("a", "b"):
+        (tmp / folder).mkdir()
+        paths.append(str(write_npz(tmp / folder / "good.npz", good_images(), two_classes())))
+    return ["--dataset", *paths], "are both named 'good'"
+
+
+def case_unwritable_cache_dir(tmp):
+    if os.geteuid() == 0:
+        return ["--cache-dir", "/proc/hybench-test-cache"], "cache directory"
+    locked = tmp / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    return ["--cache-dir", str(locked / "cache")], "cache directory"
+
+
+def case_out_inside_the_dataset(tmp):
+    root = png_tree(tmp / "tree")
+    return ["--dataset", str(root), "--out", str(root / "run")], "inside dataset folder"
+
+
+def case_negative_labels(tmp):
+    labels = two_classes() - 1
+    return ["--dataset", str(write_npz(tmp / "neg.npz", good_images(), labels))], "negative"
+
+
+def case_zero_images(tmp):
+    path = write_npz(tmp / "empty.npz", good_images()[:0], two_classes()[:0])
+    return ["--dataset", str(path)], "holds no images"
+
+
+def case_pickled_object_arrays(tmp):
+    labels = np.array([str(v) for v in two_classes()], dtype=object)
+    path = write_npz(tmp / "obj.npz", good_images(), labels)
+    return ["--dataset", str(path)], "pickled"
+
+
+def case_npz_with_val_but_no_test(tmp):
+    path = tmp / "part.npz"
+    np.savez(path, train_images=good_images(), train_labels=two_classes(),
+             val_images=good_images(), val_labels=two_classes())
+    return ["--dataset", str(path)], "needs train and test"
+
+
+def case_decompression_bomb_png(tmp):
+    root = png_tree(tmp / "tree")
+    bomb = root / "pneumonia" / "5.png"
+    write_png_header_claiming(bomb, 30000, 30000)
+    return ["--dataset", str(root)], "5.png"
+
+
+def case_plugin_entry_name_with_a_path(tmp):
+    plugin = tmp / "evil.py"
+    plugin.write_text(
+        "from hybench.models import register_model\n"
+        "@register_model('../../../../tmp/x', family='classical', features='pixels')\n"
+        "def evil(**kw):\n    pass\n"
+    )
+    return ["--plugins", str(plugin)], "invalid model name"
+
+
+def write_png_header_claiming(path, width, height):
+    """Rewrite a PNG's IHDR chunk to claim ``width`` x ``height`` (CRC fixed), pixels unchanged."""
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"IHDR"
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
 
 
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
@@ -119,3 +240,39 @@ def test_bad_input_one_line_exit_2_no_run_dir(case, tmp_path, capsys):
 def test_corrupt_npz_is_really_corrupt(tmp_path):
     case_corrupt_npz(tmp_path)
     assert not zipfile.is_zipfile(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize(("seeds", "expected"), [("3-1", "is empty"), ("-1", "must be >= 0"),
+                                                 ("a,b", "must look like")])
+def test_bad_seeds_are_named(seeds, expected, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--quiet", "--seeds", seeds, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_records_stop_a_resume_with_one_line(small_run_dir, tmp_path, capsys):
+    for bad in ('{"schema": 2, "cell_id": "x"}', "[1, 2]"):
+        out = tmp_path / f"run{len(bad)}"
+        shutil.copytree(small_run_dir, out)
+        with (out / "records.jsonl").open("a") as fh:
+            fh.write(bad + "\n")
+        before = (out / "records.jsonl").read_bytes()
+        assert main(["run", "--resume", "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("hybench: error:") and "\n" not in err
+        assert "records.jsonl:13" in err
+        assert (out / "records.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["leaderboard", "report"])
+def test_output_that_is_a_directory_is_one_line_and_leaves_no_temp_file(
+    command, small_run_dir, tmp_path, capsys
+):
+    target = tmp_path / "folder"
+    target.mkdir()
+    assert main([command, str(small_run_dir), "-o", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a directory" in err and "\n" not in err
+    assert list(target.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["folder"]

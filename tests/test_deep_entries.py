@@ -44,8 +44,11 @@ def test_dense_head_fits_embeddings_with_smote() -> None:
     rng = np.random.default_rng(0)
     labels = np.array([0] * 16 + [1] * 5 + [2] * 3)
     X = rng.normal(size=(24, 16)).astype(np.float32) + labels[:, None]
+    with pytest.raises(HybenchError, match="takes no option.s. learning_rate"):
+        create_model("mobilenet-0.25-dense", imbalance="smote", seed=0, n_classes=3,
+                     learning_rate=0.1, **TINY)
     estimator = create_model("mobilenet-0.25-dense", imbalance="smote", seed=0, n_classes=3,
-                             learning_rate=0.1, **TINY)  # unknown options are ignored
+                             **TINY)
     estimator.fit(X, labels, validation_data=(X[:6], labels[:6]))
     proba = estimator.predict_proba(X)
     assert proba.shape == (24, 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -25,10 +27,12 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
 
 def test_an_os_error_is_one_line_and_leaves_no_temp_file(tmp_path):
     folder = tmp_path / "report.html"
-    folder.mkdir()  # the target is a directory: the rename fails
-    with pytest.raises(HybenchError, match=r"cannot write .*report.html.*choose a writable path"):
+    folder.mkdir()
+    with pytest.raises(HybenchError, match=r"cannot write .*report.html: it is a directory"):
         write_text_atomic(folder, "<html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    with pytest.raises(HybenchError, match=r"cannot write /proc/report.html: .*writable path"):
+        write_text_atomic(Path("/proc/report.html"), "<html>")  # /proc takes no new files
     with pytest.raises(HybenchError, match="output folder .* does not exist"):
         write_text_atomic(tmp_path / "missing" / "x.md", "x")
 

@@ -90,16 +90,30 @@ def validate_arrays(
         )
     if not np.issubdtype(labels.dtype, np.integer):
         raise HybenchError(f"dataset {name!r}: labels must be integers", "encode classes as 0..K-1")
+    if len(images) == 0:
+        raise HybenchError(f"dataset {name!r} holds no images", "point it at a non-empty dataset")
     present = np.unique(labels)
+    if present[0] < 0:
+        raise HybenchError(
+            f"dataset {name!r}: labels include negative values (smallest {present[0]})",
+            "encode classes as 0..K-1",
+        )
     if len(present) < 2:
         raise HybenchError(
             f"dataset {name!r}: labels hold a single class ({present.tolist()})",
             "a classification benchmark needs at least two classes",
         )
-    if present.min() < 0 or present.max() >= len(class_names):
+    if present.max() >= len(class_names):
         raise HybenchError(
-            f"dataset {name!r}: labels outside 0..{len(class_names) - 1}",
+            f"dataset {name!r}: label {present.max()} but only {len(class_names)} class names",
             "give one class name per label value",
+        )
+    absent = sorted(set(range(len(class_names))) - set(present.tolist()))
+    if absent:
+        raise HybenchError(
+            f"dataset {name!r}: class {class_names[absent[0]]!r} (label {absent[0]}) has no "
+            f"images; {len(absent)} of {len(class_names)} classes are empty",
+            "drop the empty classes and re-code labels to 0..K-1",
         )
 
 

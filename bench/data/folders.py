@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from skimage import io
 from skimage.color import gray2rgb, rgb2gray, rgba2rgb
 from skimage.util import img_as_ubyte
@@ -70,6 +71,12 @@ def read_image(path: Path, *, rgb: bool = False) -> np.ndarray:
     """One image file as ``(H, W, 1)`` gray or ``(H, W, 3)`` RGB uint8."""
     try:
         image = io.imread(path)
+    except Image.DecompressionBombError as exc:
+        raise HybenchError(
+            f"image {path} claims more pixels than Pillow's safety limit "
+            f"({Image.MAX_IMAGE_PIXELS} pixels): a corrupt file or a decompression bomb",
+            "replace or remove the file",
+        ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise HybenchError(
             f"cannot decode image {path} ({type(exc).__name__})", "replace or remove the file"

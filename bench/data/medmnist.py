@@ -179,6 +179,11 @@ def read_npz(
     name = name or path.stem
     arrays = _read_npz_arrays(path)
     split_names = [s for s in SPLITS if f"{s}_images" in arrays and f"{s}_labels" in arrays]
+    if split_names and not {"train", "test"} <= set(split_names):
+        raise HybenchError(
+            f"{path.name} has split arrays for {', '.join(split_names)} but needs train and test",
+            "add the train_/test_ arrays, or store plain 'images' and 'labels'",
+        )
     if split_names:
         parts = [(arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in split_names]
         official_split = consecutive_split({s: len(arrays[f"{s}_labels"]) for s in split_names})
@@ -193,10 +198,10 @@ def read_npz(
             f"{path.name} has keys {sorted(arrays)}, not images/labels",
             "store 'images' and 'labels' (or 'train_images', 'train_labels', ...) arrays",
         )
+    notes = []
     class_names = class_names or _catalog_class_names(path.stem)
     if class_names is None:
-        n_classes = int(labels.max()) + 1 if len(labels) and labels.min() >= 0 else 0
-        class_names = tuple(str(i) for i in range(n_classes))
+        labels, class_names, notes = _present_classes(labels, name)
     return Dataset(
         name=name,
         images=images,
@@ -204,8 +209,25 @@ def read_npz(
         class_names=class_names,
         official_split=official_split,
         source=str(path),
-        meta=dict(meta or {}),
+        meta={**(meta or {}), "notes": notes},
     )
+
+
+def _present_classes(labels: np.ndarray, name: str) -> tuple[np.ndarray, tuple[str, ...], list]:
+    """Labels re-coded to 0..K-1 over the values present, class names the original values, and
+    a note when the values had gaps (an absent class would make every cell fail)."""
+    values = np.unique(labels)
+    if len(values) and values[0] < 0:
+        raise HybenchError(
+            f"dataset {name!r}: labels include negative values (smallest {values[0]})",
+            "encode classes as 0..K-1 (hybench has no 'unlabelled' value)",
+        )
+    names = tuple(str(v) for v in values)
+    if np.array_equal(values, np.arange(len(values))):
+        return labels, names, []
+    note = (f"labels {', '.join(names)} have gaps; re-coded to 0..{len(values) - 1} "
+            "(class names keep the original values)")
+    return np.searchsorted(values, labels).astype(np.int64), names, [note]
 
 
 def _catalog_class_names(stem: str) -> tuple[str, ...] | None:
@@ -223,7 +245,15 @@ def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise HybenchError(
+                f"{path} holds object (pickled) arrays, which hybench refuses to load: "
+                "unpickling a file can run arbitrary code",
+                "re-save it with numeric arrays (uint8 images, integer labels)",
+            ) from exc
+        raise HybenchError(f"{problem} (ValueError)", fix) from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise HybenchError(f"{problem} ({type(exc).__name__})", fix) from exc
 
 

@@ -13,6 +13,8 @@ from hybench.errors import HybenchError
 from hybench.storage import write_atomic
 
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
+DEFAULT_VAL_FRACTION = 0.1  # of the training rows, when an official split has no val part
+CARVE_SEED = 0  # one carve for every run seed: all seeds keep one split (and one fingerprint)
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class SplitPlan:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
-    kind: str  # "official" or "stratified"
+    kind: str  # "official", "official-val-from-train" or "stratified"
     seed: int
 
     def indices(self, split: str) -> np.ndarray:
@@ -57,11 +59,22 @@ def make_split_plan(
     *,
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
     resplit: bool = False,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
 ) -> SplitPlan:
-    """The official split when the dataset has one (unless ``resplit``), else a stratified one."""
+    """The official split when the dataset has one (unless ``resplit``), else a stratified one.
+
+    An official split without a validation part gets one carved out of its training rows:
+    ``val_fraction`` of each class, drawn with :data:`CARVE_SEED` whatever the run seed.
+    """
     if dataset.official_split is not None and not resplit:
-        parts = [np.asarray(dataset.official_split[s], dtype=np.int64) for s in SPLITS]
-        plan = SplitPlan(*parts, kind="official", seed=seed)
+        official = {s: np.asarray(v, dtype=np.int64) for s, v in dataset.official_split.items()}
+        if "val" in official:
+            plan = SplitPlan(official["train"], official["val"], official["test"],
+                             kind="official", seed=seed)
+        else:
+            train, val = carve_validation(official["train"], dataset.labels, val_fraction)
+            plan = SplitPlan(train, val, official["test"], kind="official-val-from-train",
+                             seed=seed)
     else:
         plan = SplitPlan(
             *stratified_indices(dataset.labels, fractions, seed), kind="stratified", seed=seed
@@ -88,6 +101,17 @@ def stratified_indices(
         for part, chunk in zip(parts, (members[:a], members[a:b], members[b:]), strict=True):
             part.append(chunk)
     return tuple(np.sort(np.concatenate(p)).astype(np.int64) for p in parts)  # type: ignore[return-value]
+
+
+def carve_validation(
+    train: np.ndarray, labels: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split training indices into (train, val), stratified, ``fraction`` of each class to val."""
+    if not 0 < fraction < 1:
+        raise HybenchError(f"val_fraction must be between 0 and 1, got {fraction}",
+                           "use e.g. --val-fraction 0.1")
+    rest, val, _ = stratified_indices(labels[train], (1 - fraction, fraction, 0.0), CARVE_SEED)
+    return train[rest], train[val]
 
 
 def check_every_class_present(plan: SplitPlan, dataset: Dataset) -> None:

@@ -29,6 +29,7 @@ class RunConfig:
     dataset_options: dict[str, dict] = field(default_factory=dict)
     split: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
     resplit: bool = False
+    val_fraction: float = 0.1  # of train, when an official split has no val part
     timeout: float | None = 1800.0
     jobs: int = 1
     out: str | None = None
@@ -83,11 +84,61 @@ class RunConfig:
             raise HybenchError(f"--jobs must be >= 1, got {self.jobs}", "pass --jobs 1 or more")
         if self.timeout is not None and self.timeout <= 0:
             raise HybenchError(f"--timeout must be > 0, got {self.timeout}", "pass seconds > 0")
+        if not 0 < self.val_fraction < 1:
+            raise HybenchError(
+                f"--val-fraction must be between 0 and 1, got {self.val_fraction}",
+                "pass e.g. --val-fraction 0.1",
+            )
         if self.channels not in (None, 1, 3):
             raise HybenchError(
                 f"--channels must be 1 or 3, got {self.channels}",
                 "pass --channels 1 (gray) or 3 (RGB)",
             )
+
+
+_KINDS = {
+    "a string": lambda v: isinstance(v, str),
+    "an integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "a number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "true or false": lambda v: isinstance(v, bool),
+}
+SCHEMA: dict[str, tuple[str, str]] = {  # key: (shape, kind); shape: value | list | tables
+    "datasets": ("list", "a string"),
+    "models": ("list", "a string"),
+    "imbalance": ("list", "a string"),
+    "seeds": ("list", "an integer"),
+    "profile": ("value", "a string"),
+    "data_dir": ("value", "a string"),
+    "image_size": ("value", "an integer"),
+    "channels": ("value", "an integer"),
+    "dataset_options": ("tables", ""),
+    "split": ("list", "a number"),
+    "resplit": ("value", "true or false"),
+    "val_fraction": ("value", "a number"),
+    "timeout": ("value", "a number"),
+    "jobs": ("value", "an integer"),
+    "out": ("value", "a string"),
+    "plugins": ("list", "a string"),
+    "cache_dir": ("value", "a string"),
+    "feature_params": ("tables", ""),
+    "model_options": ("tables", ""),
+}
+assert set(SCHEMA) == {f.name for f in fields(RunConfig)}
+
+
+def _check_type(where: str, value: Any, shape: str, kind: str) -> None:
+    """One-line error naming the key's path when a TOML value has the wrong type."""
+    if shape == "value":
+        ok, wanted, example = _KINDS[kind](value), kind, ""
+    elif shape == "list":
+        ok = isinstance(value, list) and all(_KINDS[kind](v) for v in value)
+        wanted = f"a list of {kind.split(' ', 1)[1]}s"
+        example = " (write e.g. [0, 1] or [\"a\"], even for one value)"
+    else:
+        ok = isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
+        wanted, example = "tables", " (write [KEY.NAME] sections of options)"
+    if not ok:
+        raise HybenchError(f"{where} must be {wanted}, got {value!r}", f"fix that value{example}")
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -100,13 +151,14 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise HybenchError(
             f"config file {path} is not valid TOML: {exc}", "fix the syntax"
         ) from exc
-    known = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(raw) - set(SCHEMA))
     if unknown:
         raise HybenchError(
             f"config file {path}: unknown key(s) {', '.join(unknown)}",
-            f"known keys: {', '.join(sorted(known))}",
+            f"known keys: {', '.join(sorted(SCHEMA))}",
         )
+    for key, value in raw.items():
+        _check_type(f"config file {path}: {key}", value, *SCHEMA[key])
     base = path.resolve().parent
     for key in PATH_KEYS:
         if isinstance(raw.get(key), str):

@@ -1,7 +1,9 @@
 """Execute a planned run: write the run directory, dispatch cells, append their records.
 
 Each finished cell is appended to ``records.jsonl`` at once, so a crash or Ctrl-C loses nothing.
-The driver is the only writer of the run directory; cells only return records.
+The driver is the only writer of the run directory; cells only return records. ``run.json``
+keeps the first session's machine, packages and commit; every session (a ``--resume``) is listed
+under ``sessions`` with its own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from hybench.execution.tasks import TaskFactory
 from hybench.execution.timing import REFERENCE_WORKLOAD, reference_workload_seconds
 from hybench.storage import cache_root
 
+PROVENANCE = ("machine", "packages", "git", "reference_workload")  # kept from the first session
+
 
 def execute(
     plan: RunPlan,
@@ -32,13 +36,25 @@ def execute(
     run_dir.splits_dir.mkdir(parents=True, exist_ok=True)
     for (name, seed), split in plan.splits.items():
         split.save(run_dir.split_path(name, seed))
-    static = {
-        "config": config.to_dict(),
-        "datasets": {name: dataset_info(plan, name) for name in plan.datasets},
+    stored = run_dir.read_meta() if run_dir.has_meta() else {}
+    session = {
+        "started_at": now_iso(),
+        "cells": len(plan.pending),
         "machine": machine_info(),
         "packages": package_versions(),
         "git": git_commit(),
         "reference_workload": {"name": REFERENCE_WORKLOAD, "seconds": reference_workload_seconds()},
+    }
+    static = {
+        "config": config.to_dict(),
+        "datasets": {
+            name: merge_dataset_info(stored.get("datasets", {}).get(name), dataset_info(plan, name))
+            for name in plan.datasets
+        },
+        **{key: session[key] for key in PROVENANCE},
+        **{key: stored[key] for key in PROVENANCE if key in stored},  # the first session's
+        "sessions": [*stored.get("sessions", []), session],
+        "notes": list(dict.fromkeys([*stored.get("notes", []), *plan.notes])),
     }
     write_run_metadata(plan, static, {})
 
@@ -86,6 +102,16 @@ def dataset_info(plan: RunPlan, name: str) -> dict:
             s: count_cross_split_duplicates(dataset, plan.splits[name, s]) for s in seeds
         },
     }
+
+
+def merge_dataset_info(stored: dict | None, current: dict) -> dict:
+    """``current`` with the per-seed entries of seeds only the stored ``run.json`` knows (a
+    resume with fewer seeds keeps the split fingerprints of the others)."""
+    if not stored:
+        return current
+    return {key: {**stored[key], **value}
+            if isinstance(value, dict) and isinstance(stored.get(key), dict) else value
+            for key, value in current.items()}
 
 
 def write_run_metadata(plan: RunPlan, static: dict, feature_log: dict[str, dict]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -20,6 +21,8 @@ from typing import Protocol
 from hybench.execution.cell import CellTask, run_cell
 
 Outcome = tuple[str, object]
+WATCH_SECONDS = 0.5  # how often a cell checks that its driver is still alive
+EXIT_ORPHANED = 70
 PRELOAD = [
     "numpy",
     "sklearn.pipeline",
@@ -50,9 +53,29 @@ def _redirect_output(path: Path) -> None:
     os.close(fd)
 
 
-def _child(task: CellTask, conn: Connection) -> None:
+def _exit_with_driver(driver: int) -> None:
+    """Watch (in a daemon thread) that the driver and the forkserver that forked this cell are
+    alive; when either is gone (the driver was SIGKILLed), end the cell at once instead of
+    running on as an orphan until its timeout."""
+    forkserver = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                os.kill(driver, 0)
+            except ProcessLookupError:
+                os._exit(EXIT_ORPHANED)
+            if os.getppid() != forkserver:
+                os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="hybench-driver-watch", daemon=True).start()
+
+
+def _child(task: CellTask, conn: Connection, driver: int) -> None:
     from threadpoolctl import threadpool_limits
 
+    _exit_with_driver(driver)
     if task.log_path is not None:
         _redirect_output(task.log_path)
     try:
@@ -93,7 +116,7 @@ class LocalExecutor:
                     task = pending.pop(0)
                     parent_end, child_end = self.context.Pipe(duplex=False)
                     process = self.context.Process(
-                        target=_child, args=(task, child_end), daemon=True
+                        target=_child, args=(task, child_end, os.getpid()), daemon=True
                     )
                     process.start()
                     child_end.close()

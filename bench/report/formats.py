@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -11,8 +12,14 @@ from hybench.report.blocks import DocBlock, Heading, Notes
 from hybench.storage import jsonable
 
 
+def _md_text(text: str) -> str:
+    """Text that a Markdown viewer shows literally: a ``<`` that could open an HTML tag or
+    comment (``<img onerror=...>``) becomes ``&lt;``; ``p < 0.05`` stays readable."""
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", str(text))
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(blocks: Sequence[DocBlock]) -> str:
@@ -20,9 +27,9 @@ def to_markdown(blocks: Sequence[DocBlock]) -> str:
     out = []
     for block in blocks:
         if isinstance(block, Heading):
-            out.append(f"{'#' * block.level} {block.text}\n")
+            out.append(f"{'#' * block.level} {_md_text(block.text)}\n")
         elif isinstance(block, Notes):
-            out.append("\n".join(f"{line}  " for line in block.lines).rstrip() + "\n")
+            out.append("\n".join(f"{_md_text(line)}  " for line in block.lines).rstrip() + "\n")
         else:
             lines = ["| " + " | ".join(_md_cell(h) for h in block.headers) + " |",
                      "|" + "|".join("---" for _ in block.headers) + "|"]
@@ -102,6 +109,20 @@ def to_latex(blocks: Sequence[DocBlock]) -> str:
             lines += [r"\hline", r"\end{tabular}"]
             out.append("\n".join(lines))
     return "\n".join(out) + "\n"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+``, ``-``,
+    ``@``) prefixed with ``'``; numbers are left alone (OWASP CSV injection advice)."""
+    def neutral(value):
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+    return frame.apply(
+        lambda column: column if pd.api.types.is_numeric_dtype(column) else column.map(neutral)
+    )
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict]:

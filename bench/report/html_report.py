@@ -147,10 +147,11 @@ def write_report(
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     body = [f"<p class='notes'>Generated {stamp} from stored records; nothing was retrained.</p>",
             to_html_fragment(leaderboard_document(leaderboard))]
-    for dataset in runs.datasets:
-        part = board[board["dataset"] == dataset]
-        if not part.empty:
-            body += _dataset_figures(runs, part, per_class[per_class["dataset"] == dataset],
-                                     dataset, decision, top_k)
+    with plots.plain_text():
+        for dataset in runs.datasets:
+            part = board[board["dataset"] == dataset]
+            if not part.empty:
+                body += _dataset_figures(runs, part, per_class[per_class["dataset"] == dataset],
+                                         dataset, decision, top_k)
     body += _run_info(runs)
     write_text_atomic(Path(out), html_page("hybench report", "\n".join(body)))

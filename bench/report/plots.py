@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import math
 from collections.abc import Sequence
@@ -17,6 +18,12 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 DPI = 90
+
+
+def plain_text() -> contextlib.AbstractContextManager:
+    """Figures made inside draw every label as given: a class or entry name such as ``$x$`` is
+    not parsed as mathtext (which can fail and would change the name)."""
+    return matplotlib.rc_context({"text.parse_math": False})
 
 
 def png_base64(fig: Figure) -> str:

@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from hybench.report.document import leaderboard_document
-from hybench.report.formats import frame_records, html_page, to_html_fragment, to_latex, to_markdown
+from hybench.report.formats import (
+    frame_records,
+    html_page,
+    spreadsheet_safe,
+    to_html_fragment,
+    to_latex,
+    to_markdown,
+)
 from hybench.report.leaderboard import SORT_KEYS, Leaderboard, build_leaderboard, check_choice
 from hybench.results.cell_stats import BOOTSTRAP_SEED, CONFIDENCE, N_RESAMPLES
 from hybench.results.records import DECISIONS
@@ -39,7 +46,7 @@ def render_leaderboard(leaderboard: Leaderboard, fmt: str) -> str:
     """An already built leaderboard in format ``fmt`` (one of :data:`FORMATS`)."""
     runs, sort_by, decision = leaderboard.runs, leaderboard.sort_by, leaderboard.decision
     if fmt == "csv":
-        return leaderboard.board.to_csv(index=False)
+        return spreadsheet_safe(leaderboard.board).to_csv(index=False)
     if fmt == "json":
         payload = {
             "runs": [str(r.path) for r in runs.runs],

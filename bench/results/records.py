@@ -1,12 +1,15 @@
 """Append-only JSONL records: one immutable JSON object per finished cell.
 
-Each record is written with a single ``write`` on an ``O_APPEND`` descriptor and fsynced, so a
-crash or ``kill -9`` leaves either the whole line or nothing. A later record for the same
-``cell_id`` supersedes an earlier one (a resumed cell after an error or timeout).
+Each record is appended to an ``O_APPEND`` descriptor and fsynced. A regular file takes the whole
+line in one ``write``, so a crash or ``kill -9`` leaves the whole line or nothing; a short write is
+continued, and a failed one (a full disk) truncates the file back to where the line began. A later
+record for the same ``cell_id`` supersedes an earlier one (a resumed cell after an error or
+timeout).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -28,18 +31,38 @@ def cell_id(dataset: str, model: str, imbalance: str, seed: int) -> str:
 
 
 def append_record(path: Path, record: dict) -> None:
-    """Append one record as a single atomic line."""
-    line = (json.dumps(jsonable(record), sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append one record as a whole line, or leave the file as it was and raise a one-line error."""
+    line = memoryview((json.dumps(jsonable(record), sort_keys=True) + "\n").encode())
     try:
-        os.write(fd, line)
-        os.fsync(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _append_error(path, exc) from exc
+    try:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            while line:
+                line = line[os.write(fd, line):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, start)
+            raise _append_error(path, exc) from exc
+        except BaseException:  # a signal between two writes: never leave half a line
+            if line:
+                os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)
 
 
+def _append_error(path: Path, exc: OSError) -> HybenchError:
+    problem = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+    return HybenchError(f"{problem} writing {path}; finished cells are kept",
+                        "free space or fix the folder, then rerun with --resume")
+
+
 def read_records(path: Path) -> list[dict]:
-    """All records in file order; a malformed line is a one-line error naming file and line."""
+    """All records in file order, each checked by :func:`check_record`; a malformed or unusable
+    line is a one-line error naming file and line."""
     if not path.exists():
         return []
     records = []
@@ -48,12 +71,14 @@ def read_records(path: Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise HybenchError(
                     f"{path}:{number} is not a valid JSON record ({exc.msg})",
                     "restore the file or delete that line",
                 ) from exc
+            check_record(record, f"{path}:{number}")
+            records.append(record)
     return records
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hybench.errors import HybenchError
 from hybench.results.cell_stats import CellStatsCache
-from hybench.results.records import check_record, latest_by_cell
+from hybench.results.records import latest_by_cell
 from hybench.results.run_dir import RunDirectory
 
 ENTRY = ("dataset", "model", "imbalance")  # the key of a leaderboard entry (seeds aggregated)
@@ -77,8 +77,6 @@ def load_runs(run_dirs: Sequence[Path]) -> RunSet:
         run = Run(directory.path, directory.read_meta())
         runs.append(run)
         records = directory.records()
-        for number, record in enumerate(records, start=1):
-            check_record(record, f"{directory.records_path} record {number}")
         latest = latest_by_cell(records)
         for key, fingerprint in _split_fingerprints(run, latest.values()):
             owner, known = splits.setdefault(key, (i, fingerprint))
