@@ -140,6 +140,11 @@ def case_toml_dataset_table_typo(tmp):
     return toml(tmp, "[dataset_options.synthetic-cr]\nn = 100\n"), expected
 
 
+def case_toml_table_name_cut_at_a_dot(tmp):
+    config = toml(tmp, "[feature_params.embed-mobilenet-0.25]\ninput_size = 32\n")
+    return config, 'quote the name: [feature_params."embed-mobilenet-0.25"]'
+
+
 def case_toml_unknown_cnn_option(tmp):
     config = toml(tmp, "[model_options.cnn]\nepochz = 3\n")
     return ["--models", "resnet-small", *config], "resnet-small takes no option(s) epochz"

@@ -19,6 +19,7 @@ from hybench.execution.config import RunConfig
 from hybench.features import get_feature
 from hybench.features.registry import FEATURES
 from hybench.models import FAMILIES, get_model, load_plugins, resolve_models
+from hybench.models.registry import MODELS
 from hybench.results.records import FINISHED, cell_id, latest_by_cell
 from hybench.results.run_dir import RunDirectory
 from hybench.storage import cache_root
@@ -153,19 +154,27 @@ def _load_datasets(config: RunConfig) -> dict[str, Dataset]:
 def _check_tables(config: RunConfig) -> None:
     """Every ``[feature_params.X]`` and ``[model_options.X]`` table names something that exists
     (a typo would otherwise be silently ignored)."""
-    for name in config.feature_params:
-        _must_exist(f"[feature_params.{name}]", lambda n: FEATURES.get(n), name)
-    for name in config.model_options:
+    for name, table in config.feature_params.items():
+        _must_exist("feature_params", name, table, FEATURES.__contains__, FEATURES.get)
+    for name, table in config.model_options.items():
         if name not in FAMILIES:
-            _must_exist(f"[model_options.{name}] (a family: {', '.join(FAMILIES)}; or an entry)",
-                        get_model, name)
+            _must_exist("model_options", name, table, MODELS.__contains__, get_model)
 
 
-def _must_exist(where: str, lookup, name: str) -> None:
+def _must_exist(key: str, name: str, table: dict, known, lookup) -> None:
+    """``[key.name]`` names something registered; TOML reads ``[key.a-0.25]`` as ``a-0`` holding
+    a table ``25``, so a name cut at a dot gets the quoted spelling as its fix."""
+    if known(name):
+        return
+    dotted = [f"{name}.{sub}" for sub, value in table.items()
+              if isinstance(value, dict) and known(f"{name}.{sub}")]
+    if dotted:
+        raise HybenchError(f"[{key}.{dotted[0]}] was read as [{key}.{name}]: TOML splits names "
+                           "at dots", f'quote the name: [{key}."{dotted[0]}"]')
     try:
         lookup(name)
     except HybenchError as exc:
-        raise HybenchError(f"{where}: {exc.problem}", exc.fix) from None
+        raise HybenchError(f"[{key}.{name}]: {exc.problem}", exc.fix) from None
 
 
 def _check_feature(config: RunConfig, model: str) -> None:
