@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pooch
 
+from hybench.data.arrays import encode_labels
 from hybench.data.catalog import DataPaths, register_dataset
 from hybench.data.dataset import SPLITS, Dataset, consecutive_split
 from hybench.data.transforms import add_channel_axis
@@ -214,20 +215,20 @@ def read_npz(
 
 
 def _present_classes(labels: np.ndarray, name: str) -> tuple[np.ndarray, tuple[str, ...], list]:
-    """Labels re-coded to 0..K-1 over the values present, class names the original values, and
-    a note when the values had gaps (an absent class would make every cell fail)."""
-    values = np.unique(labels)
-    if len(values) and values[0] < 0:
+    """Labels re-coded to 0..K-1 over the values present (as the CSV loader does), class names
+    the original values, and a note when the values had gaps (an absent class would make every
+    cell fail)."""
+    codes, names = encode_labels(labels.tolist())
+    if names and int(names[0]) < 0:
         raise HybenchError(
-            f"dataset {name!r}: labels include negative values (smallest {values[0]})",
+            f"dataset {name!r}: labels include negative values (smallest {names[0]})",
             "encode classes as 0..K-1 (hybench has no 'unlabelled' value)",
         )
-    names = tuple(str(v) for v in values)
-    if np.array_equal(values, np.arange(len(values))):
-        return labels, names, []
-    note = (f"labels {', '.join(names)} have gaps; re-coded to 0..{len(values) - 1} "
+    if names == tuple(str(i) for i in range(len(names))):
+        return codes, names, []
+    note = (f"labels {', '.join(names)} have gaps; re-coded to 0..{len(names) - 1} "
             "(class names keep the original values)")
-    return np.searchsorted(values, labels).astype(np.int64), names, [note]
+    return codes, names, [note]
 
 
 def _catalog_class_names(stem: str) -> tuple[str, ...] | None:
