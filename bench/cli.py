@@ -1,4 +1,4 @@
-"""``hybench`` command line: run, leaderboard, report, compare, models, datasets."""
+"""``hybench`` command line: run, leaderboard, report, compare, mlflow-log, models, datasets."""
 
 from __future__ import annotations
 
@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--plugins", nargs="+", help="Python files that register extra entries")
 
     sub.add_parser("datasets", help="list dataset loaders and where they look for data")
+
+    mlflow = sub.add_parser("mlflow-log", help="log a stored run to MLflow (records stay the "
+                                               'source of truth; pip install "hybench[mlflow]")')
+    mlflow.add_argument("run_dir", type=Path)
+    mlflow.add_argument("--tracking-uri",
+                        help="default: MLflow's default store or MLFLOW_TRACKING_URI")
+    mlflow.add_argument("--experiment", default="hybench", help="experiment name (default hybench)")
     return parser
 
 
@@ -151,6 +158,10 @@ def _add_run_parser(sub) -> None:
     )
     run.add_argument("--timeout", type=float, help="hard limit per cell in seconds (default 1800)")
     run.add_argument("--jobs", type=int, help="cells run in parallel (default 1)")
+    run.add_argument("--executor", help="local (default) | ray: cells as Ray tasks "
+                                        '(needs pip install "hybench[ray]")')
+    run.add_argument("--ray-address", help="auto or HOST:PORT of a running Ray cluster "
+                                           "(default: a local Ray instance)")
     run.add_argument("-o", "--out", help="run directory (default runs/<dataset>-<profile>-<time>)")
     run.add_argument(
         "--resume", action="store_true", help="continue --out, skipping finished cells"
@@ -158,15 +169,23 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--plugins", nargs="+", help="Python files that register extra entries")
     run.add_argument("--cache-dir", help="feature/dataset cache root (env HYBENCH_CACHE_DIR)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--mlflow", nargs="?", const="", metavar="TRACKING_URI",
+                     help="when the run has finished, log it to MLflow (no value: MLflow's "
+                          'default store or MLFLOW_TRACKING_URI; pip install "hybench[mlflow]")')
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hybench import console
     from hybench.execution.config import build_config, load_config_file
-    from hybench.execution.driver import execute
+    from hybench.execution.driver import execute, open_executor
     from hybench.execution.planning import plan_run
     from hybench.results.run_dir import RunDirectory
 
+    tracking = None
+    if args.mlflow is not None:  # before anything is written: mlflow importable, URI usable
+        from hybench.report.mlflow_log import check_tracking
+
+        tracking = check_tracking(args.mlflow or None)
     layers = [load_config_file(args.config)] if args.config else []
     flags = {
         "datasets": _dataset_specs(args.datasets, args.data_dir),
@@ -182,6 +201,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "val_fraction": args.val_fraction,
         "timeout": args.timeout,
         "jobs": args.jobs,
+        "executor": args.executor,
+        "ray_address": args.ray_address,
         "out": args.out,
         "plugins": args.plugins,
         "cache_dir": args.cache_dir,
@@ -197,9 +218,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"nothing to run: all {len(plan.cells)} cells of {plan.run_dir.path} are finished",
             quiet=args.quiet,
         )
-    with console.progress(len(plan.pending), quiet=args.quiet) as advance:
-        run_dir = execute(plan, on_progress=advance)
+    with (open_executor(config) as executor,
+          console.progress(len(plan.pending), quiet=args.quiet) as advance):
+        run_dir = execute(plan, executor=executor, on_progress=advance)
     console.finish_run(run_dir, quiet=args.quiet)
+    if tracking is not None:  # logged here, by the driver only, once every cell has finished
+        from hybench.report.mlflow_log import log_run
+
+        logged = log_run(run_dir, tracking)
+        if not args.quiet:
+            print(logged.summary())
     return 0
 
 
@@ -240,6 +268,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def cmd_mlflow_log(args: argparse.Namespace) -> int:
+    from hybench.report.mlflow_log import check_tracking, log_run
+
+    print(log_run(args.run_dir, check_tracking(args.tracking_uri), args.experiment).summary())
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from hybench import console
     from hybench.models import load_plugins
@@ -259,6 +294,7 @@ COMMANDS = {
     "leaderboard": cmd_leaderboard,
     "report": cmd_report,
     "compare": cmd_compare,
+    "mlflow-log": cmd_mlflow_log,
     "models": cmd_models,
     "datasets": cmd_datasets,
 }

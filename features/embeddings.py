@@ -233,6 +233,10 @@ def _register(backbone: str) -> None:
         return int(frozen_backbone(backbone, check_input_size(backbone, input_size),
                                    None).count_params())
 
+    def files(params: dict[str, Any]) -> dict[str, Path]:
+        path = resolve_weights(backbone, params["weights"])
+        return {"weights": path} if path is not None else {}
+
     feature.__doc__ = f"{backbone} frozen ImageNet-style embedding (global average pooled)."
     register_feature(
         f"embed-{backbone}",
@@ -241,6 +245,7 @@ def _register(backbone: str) -> None:
         libraries=("numpy", "keras", "tensorflow"),
         resolve_params=resolve_params,
         count_params=count_params,
+        files=files,
     )(feature)
 
 

@@ -33,6 +33,8 @@ class FeatureSpec:
     ``resolve_params(params) -> params`` checks and completes params (e.g. a weights file hash);
     ``count_params(**params) -> int`` counts the parameters of a frozen network.
     ``libraries``: distributions whose versions change the output (part of the cache key).
+    ``files(params) -> {param: path}`` names the local files the transform reads (e.g. weights),
+    so an executor on another machine can ship them and point the param at its own copy.
     """
 
     name: str
@@ -44,6 +46,7 @@ class FeatureSpec:
     count_params: Callable[..., int] | None = None
     description: str = ""
     libraries: tuple[str, ...] = ("numpy",)
+    files: Callable[[dict[str, Any]], dict[str, Path]] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ class Feature:
         """Parameters of the frozen network behind the feature (0 for plain transforms)."""
         count = self.spec.count_params
         return int(count(**self.params)) if count is not None else 0
+
+    def files(self) -> dict[str, Path]:
+        """The local files the transform reads, by the parameter that names them."""
+        return self.spec.files(self.params) if self.spec.files else {}
 
 
 def code_hash(fn: Callable[..., Any]) -> str:
@@ -116,14 +123,15 @@ def register_feature(
     resolve_params: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     count_params: Callable[..., int] | None = None,
     libraries: tuple[str, ...] = ("numpy",),
+    files: Callable[[dict[str, Any]], dict[str, Path]] | None = None,
 ):
     """Register ``fn(images, **params)`` as feature ``name`` with default params; ``libraries``
-    name the distributions whose versions change its output."""
+    name the distributions whose versions change its output, ``files`` the files it reads."""
 
     def decorator(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         doc = (fn.__doc__ or "").strip().splitlines()
         spec = FeatureSpec(name, fn, dict(defaults or {}), cacheable, parallel, resolve_params,
-                           count_params, doc[0] if doc else "", tuple(libraries))
+                           count_params, doc[0] if doc else "", tuple(libraries), files)
         FEATURES.register(name, spec, origin=origin_of(fn))
         return fn
 

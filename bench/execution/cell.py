@@ -1,12 +1,14 @@
 """One cell = (dataset, model entry, imbalance strategy, seed): fit, score, time, build the record.
 
-``run_cell`` executes inside an isolated child process; it reads the dataset, split and cached
-features from disk (memory-mapped) and returns the record dict.
+``run_cell`` executes inside an isolated process (a local child or a Ray worker) on the arrays of
+:class:`CellInputs`: memory-mapped from the driver's disk locally (``load_inputs``), or handed over
+by Ray's object store on another machine. It returns the record dict.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +34,9 @@ class CellTask:
     model: str
     imbalance: str
     seed: int
-    images_path: Path
-    labels_path: Path
-    split_path: Path
+    images_path: Path | None  # None on a Ray worker: the arrays come as CellInputs
+    labels_path: Path | None
+    split_path: Path | None
     split_fingerprint: str
     feature_name: str
     feature_params: dict
@@ -43,11 +45,20 @@ class CellTask:
     model_options: dict = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
     threads: int = 1  # BLAS/OpenMP threads for this cell (cores / parallel jobs)
+    blas_threads: int | None = None  # None: ``threads``; 1 keeps results independent of --jobs
     log_path: Path | None = None  # the child's stdout/stderr go here (TensorFlow is chatty)
 
     @property
     def cell_id(self) -> str:
         return cell_id(self.dataset, self.model, self.imbalance, self.seed)
+
+
+def thread_limits(task: CellTask):
+    """The cell's OpenMP and BLAS thread limits, as a context manager."""
+    from threadpoolctl import threadpool_limits
+
+    blas = task.threads if task.blas_threads is None else task.blas_threads
+    return threadpool_limits(limits={"openmp": task.threads, "blas": blas})
 
 
 def now_iso() -> str:
@@ -107,9 +118,34 @@ def base_record(task: CellTask, status: str, reason: str | None = None) -> dict:
     }
 
 
-def run_cell(task: CellTask) -> dict:
+@dataclass(frozen=True)
+class CellInputs:
+    """The arrays a cell reads: images, labels, its split and the cached features (or None)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    plan: SplitPlan
+    features: np.ndarray | None
+    feature_params: dict | None = None  # for building the transform, when not the task's own
+
+
+def load_inputs(task: CellTask) -> CellInputs:
+    """A local cell's inputs, memory-mapped from the paths of its task."""
+    features = np.load(task.features_path, mmap_mode="r") if task.features_path else None
+    return CellInputs(np.load(task.images_path, mmap_mode="r"), np.load(task.labels_path),
+                      SplitPlan.load(task.split_path), features)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failed cell's record: the exception and where it was raised."""
+    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def run_cell(task: CellTask, inputs: CellInputs | None = None) -> dict:
     """Fit the entry on train rows, score val and test once (threshold chosen on val), time
-    inference."""
+    inference. ``inputs`` default to the arrays at the task's paths."""
     from hybench.features import get_feature
     from hybench.models import create_model, get_model, load_plugins
     from hybench.models.introspection import count_parameters, serialized_size
@@ -118,10 +154,10 @@ def run_cell(task: CellTask) -> dict:
     load_plugins(task.plugins)
     spec = get_model(task.model)
     record = base_record(task, "ok")
-    images = np.load(task.images_path, mmap_mode="r")
-    plan = SplitPlan.load(task.split_path)
-    feature = get_feature(task.feature_name, **task.feature_params)
-    train, val, test = _split_rows(task, images, plan, feature)
+    inputs = inputs or load_inputs(task)
+    images, plan = inputs.images, inputs.plan
+    feature = get_feature(task.feature_name, **(inputs.feature_params or task.feature_params))
+    train, val, test = _split_rows(inputs, feature)
     estimator = create_model(
         task.model,
         imbalance=task.imbalance,
@@ -154,16 +190,13 @@ def run_cell(task: CellTask) -> dict:
 Rows = tuple[np.ndarray, np.ndarray]
 
 
-def _split_rows(task: CellTask, images: np.ndarray, plan: SplitPlan, feature) -> list[Rows]:
+def _split_rows(inputs: CellInputs, feature) -> list[Rows]:
     """``(X, y)`` of the train, val and test rows: cached features, else computed here."""
-    labels = np.load(task.labels_path)
-    X = (
-        np.load(task.features_path, mmap_mode="r")
-        if task.features_path
-        else feature.transform(np.asarray(images))
-    )
-    splits = (plan.indices(s) for s in ("train", "val", "test"))
-    return [(np.asarray(X[idx]), labels[idx]) for idx in splits]
+    X = inputs.features
+    if X is None:
+        X = feature.transform(np.asarray(inputs.images))
+    splits = (inputs.plan.indices(s) for s in ("train", "val", "test"))
+    return [(np.asarray(X[idx]), inputs.labels[idx]) for idx in splits]
 
 
 def _score(task: CellTask, estimator, val: Rows, test: Rows) -> dict:

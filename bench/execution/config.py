@@ -12,6 +12,8 @@ from hybench.execution.profiles import MatrixBlock, get_profile
 from hybench.models import IMBALANCE_STRATEGIES
 
 PATH_KEYS = ("data_dir", "cache_dir", "out")
+EXECUTORS = ("local", "ray")
+RESOURCE_KEYS = ("num_cpus", "memory_gb")
 
 
 @dataclass
@@ -32,6 +34,10 @@ class RunConfig:
     val_fraction: float = 0.1  # of train, when an official split has no val part
     timeout: float | None = 1800.0
     jobs: int = 1
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None  # None: a local Ray instance; "auto" or HOST:PORT: a cluster
+    ray_retries: int = 1  # reruns of a cell whose Ray worker or node died
+    ray_resources: dict[str, dict] = field(default_factory=dict)  # [family/model]: cpus, memory
     out: str | None = None
     plugins: list[str] = field(default_factory=list)
     cache_dir: str | None = None
@@ -82,6 +88,14 @@ class RunConfig:
             raise HybenchError("no seeds given", "pass e.g. --seeds 0,1,2")
         if self.jobs < 1:
             raise HybenchError(f"--jobs must be >= 1, got {self.jobs}", "pass --jobs 1 or more")
+        if self.executor not in EXECUTORS:
+            raise HybenchError(f"unknown executor {self.executor!r}",
+                               f"use {' or '.join(EXECUTORS)}")
+        if self.ray_retries < 0:
+            raise HybenchError(f"ray_retries must be >= 0, got {self.ray_retries}",
+                               "pass 0 (no retry) or more")
+        for name, table in self.ray_resources.items():
+            _check_resources(name, table)
         if self.timeout is not None and self.timeout <= 0:
             raise HybenchError(f"--timeout must be > 0, got {self.timeout}", "pass seconds > 0")
         if not 0 < self.val_fraction < 1:
@@ -94,6 +108,17 @@ class RunConfig:
                 f"--channels must be 1 or 3, got {self.channels}",
                 "pass --channels 1 (gray) or 3 (RGB)",
             )
+
+
+def _check_resources(name: str, table: dict) -> None:
+    unknown = sorted(set(table) - set(RESOURCE_KEYS))
+    if unknown:
+        raise HybenchError(f"ray_resources.{name}: unknown key(s) {', '.join(unknown)}",
+                           f"known keys: {', '.join(RESOURCE_KEYS)}")
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise HybenchError(f"ray_resources.{name}.{key} must be a number > 0, got {value!r}",
+                               "fix that value")
 
 
 _KINDS = {
@@ -117,6 +142,10 @@ SCHEMA: dict[str, tuple[str, str]] = {  # key: (shape, kind); shape: value | lis
     "val_fraction": ("value", "a number"),
     "timeout": ("value", "a number"),
     "jobs": ("value", "an integer"),
+    "executor": ("value", "a string"),
+    "ray_address": ("value", "a string"),
+    "ray_retries": ("value", "an integer"),
+    "ray_resources": ("tables", ""),
     "out": ("value", "a string"),
     "plugins": ("list", "a string"),
     "cache_dir": ("value", "a string"),

@@ -8,16 +8,19 @@ under ``sessions`` with its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from hybench.data.splits import count_cross_split_duplicates
 from hybench.execution.cell import CellTask, finished_record, now_iso
+from hybench.execution.config import RunConfig
 from hybench.execution.executor import Executor, LocalExecutor, Outcome
 from hybench.execution.planning import RunPlan
 from hybench.execution.provenance import git_commit, machine_info, package_versions
+from hybench.execution.ray_executor import RayExecutor
 from hybench.execution.tasks import TaskFactory
 from hybench.execution.timing import REFERENCE_WORKLOAD, reference_workload_seconds
 from hybench.storage import cache_root
@@ -77,8 +80,25 @@ def execute(
         status, payload = outcome
         finish(payload if status == "ok" else finished_record(task, status, str(payload)))
 
-    (executor or LocalExecutor(config.jobs, config.timeout)).run(tasks, on_result)
+    if executor is not None:
+        executor.run(tasks, on_result)
+    else:
+        with open_executor(config) as opened:
+            opened.run(tasks, on_result)
     return run_dir.path
+
+
+@contextlib.contextmanager
+def open_executor(config: RunConfig) -> Iterator[Executor]:
+    """The executor the config names, connected for the ``with`` block (Ray: a local instance or
+    the cluster at ``ray_address``; a failure to connect is a one-line error)."""
+    if config.executor == "ray":
+        executor = RayExecutor(config.ray_address, config.timeout, config.ray_retries,
+                               config.ray_resources)
+        with executor.session(config.plugins) as connected:
+            yield connected
+    else:
+        yield LocalExecutor(config.jobs, config.timeout)
 
 
 def dataset_info(plan: RunPlan, name: str) -> dict:

@@ -12,13 +12,12 @@ import multiprocessing as mp
 import os
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
-from hybench.execution.cell import CellTask, run_cell
+from hybench.execution.cell import CellTask, describe_failure, run_cell, thread_limits
 
 Outcome = tuple[str, object]
 WATCH_SECONDS = 0.5  # how often a cell checks that its driver is still alive
@@ -73,18 +72,14 @@ def _exit_with_driver(driver: int) -> None:
 
 
 def _child(task: CellTask, conn: Connection, driver: int) -> None:
-    from threadpoolctl import threadpool_limits
-
     _exit_with_driver(driver)
     if task.log_path is not None:
         _redirect_output(task.log_path)
     try:
-        with threadpool_limits(limits=task.threads):
+        with thread_limits(task):
             outcome: Outcome = ("ok", run_cell(task))
     except Exception as exc:  # any failure of the cell is data for its record
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""
-        outcome = ("error", f"{type(exc).__name__}: {exc}{where}")
+        outcome = ("error", describe_failure(exc))
     conn.send(outcome)
     conn.close()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from hybench.data import Dataset, SplitPlan, load_dataset, make_split_plan
 from hybench.errors import HybenchError, ResourceUnavailable
 from hybench.execution.config import RunConfig
+from hybench.execution.ray_executor import require_ray
 from hybench.features import get_feature
 from hybench.features.registry import FEATURES
 from hybench.models import FAMILIES, get_model, load_plugins, resolve_models
@@ -75,6 +76,8 @@ def default_run_dir(datasets: dict[str, Dataset], profile: str) -> Path:
 
 def plan_run(config: RunConfig, *, resume: bool = False) -> RunPlan:
     """Validate the whole matrix without writing anything."""
+    if config.executor == "ray":
+        require_ray()
     load_plugins(config.plugins)
     _check_tables(config)
     if config.out:
@@ -156,9 +159,10 @@ def _check_tables(config: RunConfig) -> None:
     (a typo would otherwise be silently ignored)."""
     for name, table in config.feature_params.items():
         _must_exist("feature_params", name, table, FEATURES.__contains__, FEATURES.get)
-    for name, table in config.model_options.items():
-        if name not in FAMILIES:
-            _must_exist("model_options", name, table, MODELS.__contains__, get_model)
+    for key in ("model_options", "ray_resources"):
+        for name, table in getattr(config, key).items():
+            if name not in FAMILIES:
+                _must_exist(key, name, table, MODELS.__contains__, get_model)
 
 
 def _must_exist(key: str, name: str, table: dict, known, lookup) -> None:

@@ -65,6 +65,9 @@ class TaskFactory:
             model_options=config.options_for(spec.family, cell.model),
             plugins=tuple(config.plugins),
             threads=max(1, (os.cpu_count() or 1) // config.jobs),
+            # multi-threaded BLAS sums in another order and lbfgs & co. amplify it: one BLAS
+            # thread keeps classical results the same for every --jobs and executor
+            blas_threads=1 if spec.family == "classical" else None,
         )
         if not spec.supports(cell.imbalance):
             return finished_record(probe, "not_applicable", spec.unsupported_reason(cell.imbalance))

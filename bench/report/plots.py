@@ -26,12 +26,17 @@ def plain_text() -> contextlib.AbstractContextManager:
     return matplotlib.rc_context({"text.parse_math": False})
 
 
-def png_base64(fig: Figure) -> str:
-    """Encode and close a figure."""
+def png_bytes(fig: Figure) -> bytes:
+    """Encode a figure as PNG and close it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def png_base64(fig: Figure) -> str:
+    """Encode and close a figure."""
+    return base64.b64encode(png_bytes(fig)).decode("ascii")
 
 
 def _grid(n: int, max_cols: int, cell: tuple[float, float]) -> tuple[Figure, np.ndarray]:
