@@ -17,8 +17,10 @@ import hashlib
 import importlib
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -100,33 +102,40 @@ class RayExecutor:
 
         if not tasks:
             return
+        running: dict[Any, CellTask] = {}
+        with _deferred_signals() as check_signals:
+            try:
+                self._submit_and_collect(ray, tasks, on_result, running, check_signals)
+            finally:
+                for ref in running:
+                    ray.cancel(ref, force=True)
+
+    def _submit_and_collect(self, ray, tasks: Sequence[CellTask], on_result: Callable,
+                            running: dict, check_signals: Callable[[], None]) -> None:
         store = _ObjectBank(ray)
         clock = _clock_actor(ray)
         limits = _node_limits(ray)
         remote = ray.remote(_remote_cell)
-        running: dict[Any, CellTask] = {}
-        try:
-            for task in tasks:
-                cpus, memory = self._resources_for(task, limits)
-                ref = remote.options(
-                    num_cpus=cpus, memory=memory, max_retries=self.retries,
-                    retry_exceptions=False, name=task.cell_id,
-                ).remote(
-                    remote_task(task, cpus), *store.inputs(task), store.files(task),
-                    self.plugin_modules, clock,
-                )
-                running[ref] = task
-            while running:
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
-                if ready:
-                    ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
-                for ref in ready:
-                    task = running.pop(ref)
-                    on_result(task, self._receive(ray, ref, task))
-                self._cancel_overdue(ray, clock, running, on_result)
-        finally:
-            for ref in running:
-                ray.cancel(ref, force=True)
+        for task in tasks:
+            check_signals()
+            cpus, memory = self._resources_for(task, limits)
+            ref = remote.options(
+                num_cpus=cpus, memory=memory, max_retries=self.retries,
+                retry_exceptions=False, name=task.cell_id,
+            ).remote(
+                remote_task(task, cpus), *store.inputs(task), store.files(task),
+                self.plugin_modules, clock,
+            )
+            running[ref] = task
+        while running:
+            check_signals()
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
+            if ready:
+                ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+            for ref in ready:
+                task = running.pop(ref)
+                on_result(task, self._receive(ray, ref, task))
+            self._cancel_overdue(ray, clock, running, on_result)
 
     def _resources_for(self, task: CellTask, limits: tuple[float, float]) -> tuple[int, int | None]:
         from hybench.models import get_model
@@ -161,6 +170,38 @@ class RayExecutor:
             ray.cancel(ref, force=True)
             on_result(task, ("timeout", f"exceeded the {self.timeout:g} s cell timeout "
                                         "(raise --timeout or use a smaller model/profile)"))
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[Callable[[], None]]:
+    """Note SIGINT/SIGTERM in a flag and yield a check that, called from the driver loop,
+    restores the previous handlers and acts as they would (KeyboardInterrupt, the CLI's
+    SIGTERM exception): an exception raised inside a blocking Ray call can be swallowed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def check() -> None:
+        if caught:
+            signum = caught[0]
+            caught.clear()
+            restore()
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            signal.raise_signal(signum)  # SIG_DFL ends the process; SIG_IGN ignores it
+
+    try:
+        yield check
+    finally:
+        restore()
 
 
 def remote_task(task: CellTask, cpus: int) -> CellTask:
