@@ -23,6 +23,11 @@ BIN = Path(sys.executable).parent
 WAIT_SECONDS = 90
 
 
+def _default_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def unavailable_reason() -> str | None:
     """Why this machine cannot host the test cluster, or None."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
@@ -50,8 +55,10 @@ class Cluster:
         return subprocess.run(self.command(args), env=kwargs.pop("env", self.env), **kwargs)
 
     def popen(self, args: list[str], **kwargs) -> subprocess.Popen:
+        """A process in its own group with SIGINT/SIGTERM at their defaults, as from a terminal
+        (a disposition the test process inherited as ignored would otherwise pass on)."""
         return subprocess.Popen(self.command(args), env=kwargs.pop("env", self.env),
-                                start_new_session=True, **kwargs)
+                                start_new_session=True, preexec_fn=_default_signals, **kwargs)
 
     def start_node(self, name: str, cpus: int = 1) -> None:
         """Start a node (the first is the head) and wait until the cluster counts it."""
