@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from skimage.color import rgb2gray
-from skimage.feature import hog as skimage_hog
 
+from hybench.features.hog_batch import hog_batch
 from hybench.features.registry import register_feature
 
 
@@ -32,20 +32,16 @@ def hog(
     cells_per_block: int,
     block_norm: str,
 ) -> np.ndarray:
-    """Histogram of oriented gradients of each (grayscale) image, as float32 rows."""
-    gray = to_gray(images)
-    rows = [
-        skimage_hog(
-            image,
-            orientations=orientations,
-            pixels_per_cell=(pixels_per_cell, pixels_per_cell),
-            cells_per_block=(cells_per_block, cells_per_block),
-            block_norm=block_norm,
-            feature_vector=True,
-        )
-        for image in gray
-    ]
-    return np.asarray(rows, dtype=np.float32).reshape(len(images), -1)
+    """Histogram of oriented gradients of each (grayscale) image, as float32 rows: the descriptors
+    of ``skimage.feature.hog``, computed for the whole batch at once by :func:`hog_batch`."""
+    return hog_batch(
+        to_gray(images),
+        orientations=orientations,
+        pixels_per_cell=pixels_per_cell,
+        cells_per_block=cells_per_block,
+        block_norm=block_norm,
+        dtype=np.float32,
+    )
 
 
 @register_feature("image", cacheable=False)

@@ -8,14 +8,17 @@ parameters of a frozen network) is a field of its :class:`FeatureSpec`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -88,13 +91,29 @@ class Feature:
 
 
 def code_hash(fn: Callable[..., Any]) -> str:
-    """Hash of the source file defining ``fn`` (any edit there invalidates cached features)."""
+    """Hash of the source file defining ``fn`` and of the other ``hybench.features`` modules
+    whose names that file uses (e.g. the batch HOG behind ``hog``): any edit there invalidates
+    cached features."""
     target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn)
     try:
         path = inspect.getsourcefile(target)
     except (TypeError, OSError):  # built-in or interactively defined: its name only
         path = None
-    return _file_hash(path) if path else f"{target.__module__}.{target.__qualname__}"
+    if not path:
+        return f"{target.__module__}.{target.__qualname__}"
+    paths = [path, *sorted(_helper_sources(sys.modules.get(target.__module__)) - {path})]
+    return hashlib.sha256("".join(map(_file_hash, paths)).encode()).hexdigest()[:16]
+
+
+def _helper_sources(module: ModuleType | None) -> set[str]:
+    """Source files of the feature modules (not this registry) that ``module`` imports from."""
+    sources = set()
+    for value in vars(module).values() if module else ():
+        owner = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if owner.startswith(__package__ + ".") and owner != __name__:
+            with contextlib.suppress(TypeError, OSError):
+                sources.add(inspect.getsourcefile(value) or "")
+    return sources - {""}
 
 
 @cache

@@ -137,6 +137,18 @@ def test_a_new_library_or_code_version_recomputes(tmp_path: Path, counting, monk
     assert len(list((tmp_path / "fp").iterdir())) == 3  # nothing stale is reused or overwritten
 
 
+def test_an_edit_of_the_batch_hog_module_changes_the_hog_cache_key(monkeypatch):
+    """``hog`` is registered in image.py but computed in hog_batch.py: both are in its key."""
+    from hybench.features import hog_batch, registry
+
+    before = get_feature("hog").key()
+    real = registry._file_hash
+    edited = hog_batch.__file__
+    monkeypatch.setattr(registry, "_file_hash",
+                        lambda path: "edited" if path == edited else real(path))
+    assert get_feature("hog").key() != before
+
+
 def test_builtin_features_name_the_libraries_behind_them():
     assert "scikit-image" in get_feature("hog").spec.libraries
     assert {"keras", "tensorflow"} <= set(get_feature("embed-mobilenet-0.25",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from hybench.features.embeddings import BACKBONES
 from tests.conftest import MOBILENET_H5, REPO
 from tests.perf.conftest import IMAGE_SIZE, N_IMAGES
 
-FEATURE_ROUNDS = {"pixels": 20, "hog": 3}
+FEATURE_ROUNDS = {"pixels": 20, "hog": 20}
+SKIMAGE_HOG_ROUNDS = 3  # scikit-image's per-image loop: ~0.5 s a round
 FIT_ROUNDS = {"hog-logreg": 3, "hog-xgb": 1}  # hog-xgb: ~7 s per 200-tree fit
 EMBED_BACKBONE = "mobilenet-0.25"
 EMBED_INPUT_SIZE = 32
@@ -58,6 +60,50 @@ def test_feature_extraction(benchmark, cxr_images, name: str, n_jobs: int) -> No
                               warmup_rounds=1)  # the warm-up also starts the worker pool
     benchmark.extra_info.update(images=N_IMAGES, image_size=IMAGE_SIZE, columns=rows.shape[1])
     assert rows.shape[0] == N_IMAGES and rows.dtype == np.float32
+
+
+def skimage_hog_loop(images: np.ndarray) -> np.ndarray:
+    """The ``hog`` feature before its batch version: ``skimage.feature.hog`` (default params)
+    once per image in a Python loop, as float32 rows."""
+    from skimage.feature import hog
+
+    from hybench.features.image import HOG_DEFAULTS, to_gray
+
+    cell, block = HOG_DEFAULTS["pixels_per_cell"], HOG_DEFAULTS["cells_per_block"]
+    rows = [hog(image, orientations=HOG_DEFAULTS["orientations"], pixels_per_cell=(cell, cell),
+                cells_per_block=(block, block), block_norm=HOG_DEFAULTS["block_norm"])
+            for image in to_gray(images)]
+    return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def hog_feature_seconds(cxr_images) -> float:
+    """Best of 10 serial calls of the ``hog`` feature on all images (after a warm-up call)."""
+    feature = get_feature("hog")
+    feature.transform(cxr_images)
+    seconds = []
+    for _ in range(10):
+        start = time.perf_counter()
+        feature.transform(cxr_images)
+        seconds.append(time.perf_counter() - start)
+    return min(seconds)
+
+
+@pytest.mark.benchmark(group="features-hog")
+def test_hog_skimage_loop(benchmark, cxr_images, hog_feature_seconds) -> None:
+    """scikit-image's per-image loop on the same images, beside ``hog-jobs1`` (the table's
+    ratios compare them); ``extra_info`` has both speeds (best round, one process) and
+    ``speedup`` = loop time / ``hog`` feature time."""
+    rows = benchmark.pedantic(skimage_hog_loop, args=(cxr_images,), rounds=SKIMAGE_HOG_ROUNDS,
+                              warmup_rounds=1)
+    loop_seconds = benchmark.stats.stats.min
+    benchmark.extra_info.update(
+        images=N_IMAGES, image_size=IMAGE_SIZE,
+        skimage_images_per_s=round(N_IMAGES / loop_seconds),
+        hybench_images_per_s=round(N_IMAGES / hog_feature_seconds),
+        speedup=round(loop_seconds / hog_feature_seconds, 1),
+    )
+    np.testing.assert_allclose(rows, get_feature("hog").transform(cxr_images), rtol=0, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
