@@ -15,3 +15,9 @@ class ResourceUnavailable(HybenchError):
 
     The run records the affected cells as ``skipped`` with this message instead of failing.
     """
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message ("" when it has none), for one-line reports."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

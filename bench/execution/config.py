@@ -116,7 +116,7 @@ def _check_resources(name: str, table: dict) -> None:
         raise HybenchError(f"ray_resources.{name}: unknown key(s) {', '.join(unknown)}",
                            f"known keys: {', '.join(RESOURCE_KEYS)}")
     for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if not _KINDS["a number"](value) or value <= 0:
             raise HybenchError(f"ray_resources.{name}.{key} must be a number > 0, got {value!r}",
                                "fix that value")
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hybench.data.splits import SplitPlan
-from hybench.errors import HybenchError
+from hybench.errors import HybenchError, first_line
 from hybench.execution.cell import (
     CellInputs,
     CellTask,
@@ -38,6 +38,7 @@ from hybench.execution.cell import (
     thread_limits,
 )
 from hybench.execution.executor import Outcome
+from hybench.storage import write_atomic
 
 INSTALL_HINT = 'pip install "hybench[ray]"'
 POLL_SECONDS = 0.5
@@ -150,7 +151,7 @@ class RayExecutor:
         try:
             status, payload, log = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            first = first_line(exc)
             return "error", (f"Ray task failed after {self.retries + 1} attempt(s): "
                              f"{type(exc).__name__}: {first}")
         if task.log_path is not None:
@@ -232,7 +233,7 @@ def _connect(ray, address: str | None, runtime_env: dict | None) -> None:
             _check_reachable(address)
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         where = address or "a local instance"
         raise HybenchError(f"cannot start Ray ({where}): {first}",
                            "start the cluster with `ray start --head` and pass its address, "
@@ -357,9 +358,7 @@ def _materialise(name: str, digest: str, data: bytes) -> str:
     path = Path(tempfile.gettempdir()) / "hybench-ray-files" / digest / name
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{name}.{os.getpid()}.tmp")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomic(path, lambda handle: handle.write(data))
     return str(path)
 
 

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-from hybench.errors import HybenchError
+from hybench.errors import HybenchError, first_line
 from hybench.results.runs import Run, RunSet, load_runs
 
 DEFAULT_EXPERIMENT = "hybench"
@@ -109,7 +109,7 @@ def log_run(run_dir: str | Path, tracking_uri: str,
         try:
             return _log(runs, tracking_uri, experiment)
         except (MlflowException, OSError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc) or type(exc).__name__
             raise HybenchError(f"logging {run_dir} to MLflow at {tracking_uri} failed: {first}",
                                f"fix that, then run hybench mlflow-log {run_dir}") from exc
 
